@@ -1,0 +1,62 @@
+"""A worker: an asyncio RPC server in front of one MariaDB.
+
+In this version it serves health and ingest; the query path (chunk tasks, result streaming)
+plugs in as more handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from qserv_py import __version__
+from qserv_py.rpc.errors import RpcError
+from qserv_py.rpc.server import Handler, RpcServer
+from qserv_py.worker.database import DatabaseAddress, WorkerDatabase
+from qserv_py.worker.ingest_service import IngestService
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, name: str, database: DatabaseAddress, work_dir: Path, secret: str) -> None:
+        self.name = name
+        self._db = WorkerDatabase(database)
+        self._ingest = IngestService(self._db, work_dir / "staging")
+        self._started = time.time()
+        handlers: dict[str, Handler] = {"health": self.health, **self._ingest.handlers()}
+        self._rpc = RpcServer(handlers, secret)
+
+    async def start(self, host: str, port: int) -> None:
+        await self._db.open()
+        await self._rpc.start(host, port)
+        log.info("worker %s serving RPC on %s:%d", self.name, host, port)
+
+    @property
+    def port(self) -> int:
+        return self._rpc.port
+
+    async def serve_forever(self) -> None:
+        await self._rpc.serve_forever()
+
+    async def close(self) -> None:
+        try:
+            await self._rpc.close()
+        finally:
+            await self._db.close()
+
+    async def health(self, _params: dict[str, Any], _body: bytes) -> tuple[dict[str, Any], bytes]:
+        try:
+            async with asyncio.timeout(5):
+                rows = await self._db.fetchall("SELECT VERSION()")
+        except TimeoutError as exc:
+            raise RpcError("unhealthy", "worker MariaDB does not answer", retryable=True) from exc
+        return {
+            "worker": self.name,
+            "version": __version__,
+            "mariadb": str(rows[0][0]),
+            "uptime_s": round(time.time() - self._started, 1),
+        }, b""
