@@ -1,0 +1,50 @@
+"""Session fixtures: one local cluster and one oracle MariaDB for the whole test session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qserv_py.cluster.local import LocalCluster
+from qserv_py.cluster.mariadb import MariaDBServer, create_template
+from tests.cluster_support import free_base_port, new_cluster
+from tests.oracle import Oracle
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("qserv")
+
+
+@pytest.fixture(scope="session")
+def cluster(session_dir: Path) -> Iterator[LocalCluster]:
+    """A two-worker local cluster, started once per session and stopped at the end."""
+    local = new_cluster(session_dir / "cluster", num_workers=2)
+    try:
+        asyncio.run(local.up())
+        yield local
+    finally:
+        asyncio.run(local.down())
+
+
+@pytest.fixture(scope="session")
+def oracle(session_dir: Path, cluster: LocalCluster) -> Iterator[Oracle]:
+    """A plain MariaDB holding the same data unpartitioned."""
+    template = cluster.config.mariadb_dir / "template"
+    create_template(template)
+    server = MariaDBServer("oracle", session_dir / "oracle", free_base_port(0))
+    server.initialise(template)
+    password = "oracle-password"
+
+    async def start() -> None:
+        await server.start()
+        await server.set_root_password(password)
+
+    try:
+        asyncio.run(start())
+        yield Oracle(server, password)
+    finally:
+        asyncio.run(server.stop())
