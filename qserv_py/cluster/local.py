@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncmy  # type: ignore[import-untyped]
 
@@ -88,6 +90,7 @@ class LocalCluster:
                     await server.start()
                     started_db.append(server)
                     await server.set_root_password(self.config.mariadb_password)
+                    self._write_client_options(server)
             await self._ensure_czar_schema()
             for worker in self.config.workers:
                 process = self.worker_process(worker)
@@ -167,6 +170,19 @@ class LocalCluster:
                         f" see {process.log_file}"
                     ) from exc
                 await asyncio.sleep(0.1)
+
+    def client_options_file(self, name: str) -> Path:
+        """Option file for ``mariadb --defaults-extra-file=...`` to reach one instance."""
+        return self.config.mariadb_dir / name / "client.cnf"
+
+    def _write_client_options(self, server: MariaDBServer) -> None:
+        path = self.client_options_file(server.name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                f"[client]\nhost=127.0.0.1\nport={server.port}\nuser=root\n"
+                f"password={self.config.mariadb_password}\n"
+            )
 
     async def _ensure_czar_schema(self) -> None:
         conn = await asyncmy.connect(

@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncmy  # type: ignore[import-untyped]
 
 from qserv_py.cluster.config import ClusterConfig
+from qserv_py.cluster.local import LocalCluster
 from qserv_py.czar.metadata import catalog
 from qserv_py.demo.catalog import DemoCatalog, read_demo_catalog, write_demo_catalog
 from qserv_py.ingest.description import read_database, read_table
@@ -56,11 +57,10 @@ async def load_demo(
         for name, rows in report.rows.items():
             say(f"  {database.name}.{name}: {rows:,} rows")
         say(f"demo catalog loaded in {report.seconds:.1f} s")
-    worker = config.workers[0]
+    options = LocalCluster(config).client_options_file(config.workers[0].name)
     say(
-        "the czar's SQL front end (port 4040) is not part of this version yet; meanwhile look at"
-        " the chunk tables on a worker:\n"
-        f"  mariadb -h 127.0.0.1 -P {worker.mariadb_port} -u root -p'{config.mariadb_password}'"
+        "the czar's SQL front end (port 4040) is the next milestone; meanwhile, look at the chunk"
+        f" tables on a worker:\n  mariadb --defaults-extra-file={options}"
         f" -e 'SHOW TABLES FROM {database.name}'"
     )
     return demo

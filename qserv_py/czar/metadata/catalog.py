@@ -6,7 +6,6 @@ last, inside the same transaction as its chunk placement and row counts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -158,8 +157,9 @@ async def publish(
     row_counts: Mapping[str, int],
     new_chunks: Mapping[int, tuple[str, ...]],
     chunk_rows: Mapping[str, Mapping[int, tuple[int, int]]],
+    txn: int,
 ) -> None:
-    """One transaction: the database, placement, row counts, then the tables themselves."""
+    """One transaction: the database, placement, row counts, the tables, the txn's end."""
     await execute(conn, "START TRANSACTION")
     try:
         if new_database:
@@ -210,11 +210,14 @@ async def publish(
                     t.description,
                 ),
             )
+        await execute(
+            conn,
+            f"UPDATE {META_DB}.ingest_transactions SET state = 'COMMITTED', finished = NOW()"
+            " WHERE id = %s",
+            (txn,),
+        )
         await execute(conn, "COMMIT")
     except BaseException:
         await execute(conn, "ROLLBACK")
         raise
 
-
-def describe(record: TableRecord) -> dict[str, Any]:
-    return {**json.loads(record.description), "kind": record.kind}
