@@ -108,7 +108,11 @@ def read_database(path: Path) -> DatabaseDescription:
 
 
 def read_table(path: Path) -> TableDescription:
-    record = _load_json(path)
+    return parse_table(_load_json(path), path)
+
+
+def parse_table(record: dict[str, Any], path: Path) -> TableDescription:
+    """A table description from its JSON object; ``path`` names its source in errors."""
     name = _identifier(record.get("table"), "table name", path)
     database = _identifier(record.get("database"), "database name", path)
     if record.get("director_table2") or record.get("director_key2"):
@@ -141,6 +145,7 @@ def read_table(path: Path) -> TableDescription:
             fields_enclosed_by=str(record.get("fields_enclosed_by") or ""),
             fields_escaped_by=str(record.get("fields_escaped_by") or "\\"),
             lines_terminated_by=str(record.get("lines_terminated_by") or "\n"),
+            character_set=str(record.get("charset_name") or ""),  # of the data and the table
         ),
         raw=json.dumps(record),
     )
@@ -182,6 +187,11 @@ def _check_table(table: TableDescription, path: Path) -> None:
             raise IngestError(f"a {table.kind} table needs '{option}'", path=path)
         if column not in names:
             raise IngestError(f"{option} {column!r} is not a column of the schema", path=path)
+    for option, value in (("charset_name", table.charset), ("collation_name", table.collation)):
+        if value and not is_plain_identifier(value):
+            raise IngestError(
+                f"{option} {value!r} is not a character set or collation name", path=path
+            )
     dialect = table.dialect
     if len(dialect.fields_terminated_by) != 1 or dialect.lines_terminated_by != "\n":
         raise IngestError(

@@ -64,6 +64,7 @@ class DirectorIndexBuilder:
         self._lines: list[np.ndarray] = []
         self._files: list[np.ndarray] = []
         self._paths: list[Path] = []
+        self._units: list[str] = []  # "line" (text) or "row" (Parquet), per path
 
     def add(
         self,
@@ -72,9 +73,11 @@ class DirectorIndexBuilder:
         chunks: np.ndarray,
         sub_chunks: np.ndarray,
         lines: np.ndarray,
+        unit: str = "line",
     ) -> None:
         if not self._paths or self._paths[-1] != path:
             self._paths.append(path)
+            self._units.append(unit)
         self._keys.append(_as_numpy(keys))
         self._chunks.append(chunks.astype(np.int32))
         self._subs.append(sub_chunks.astype(np.int32))
@@ -98,9 +101,10 @@ class DirectorIndexBuilder:
                 files = np.concatenate(self._files)
                 raise IngestError(
                     f"duplicate director key {self._key}={keys[dup[0]]!r} in {self._table}: also"
-                    f" at {self._paths[files[first]]}, line {lines[first]}"
+                    f" at {self._paths[files[first]]}, {self._units[files[first]]} {lines[first]}"
                     " (set unique_primary_key to 0 if duplicates are intended)",
                     path=self._paths[files[second]],
                     line=int(lines[second]),
+                    unit=self._units[files[second]],
                 )
         return DirectorLookup(keys, chunks, subs)

@@ -19,6 +19,7 @@ from qserv_py.ingest.text_blocks import TextBlock
 
 _INTEGER_TYPE = re.compile(r"^\s*(tiny|small|medium|big)?int\b", re.IGNORECASE)
 NULLS = ["\\N", "N"]  # with escaping on, pyarrow has already turned \N into N
+NULL_WORD = "NULL"  # unquoted, MariaDB reads it as NULL when the dialect has an enclosure
 
 
 def arrow_type(sql_type: str) -> pa.DataType:
@@ -37,6 +38,7 @@ def parse_columns(
     wanted: dict[str, pa.DataType],
 ) -> dict[str, np.ndarray | pa.ChunkedArray]:
     """Return the wanted columns (numpy for numbers, with NaN / masked nulls checked by callers)."""
+    nulls = [*NULLS, NULL_WORD] if dialect.fields_enclosed_by else NULLS
     try:
         table = pacsv.read_csv(
             io.BytesIO(block.data),
@@ -52,7 +54,7 @@ def parse_columns(
             convert_options=pacsv.ConvertOptions(
                 include_columns=list(wanted),
                 column_types=wanted,
-                null_values=NULLS,
+                null_values=nulls,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
             ),
@@ -65,6 +67,7 @@ def parse_columns(
             " check fields_enclosed_by / fields_escaped_by",
             path=block.path,
             line=int(block.lines[0]),
+            unit=block.unit,
         )
     return {name: table.column(name) for name in wanted}
 
@@ -79,16 +82,22 @@ def _explain(
     """Find the first record with the wrong field count or an unparsable wanted value."""
     expected = len(input_columns)
     positions = {name: input_columns.index(name) for name in wanted}
+    nulls = {n.encode() for n in NULLS} | (
+        {NULL_WORD.encode()} if dialect.fields_enclosed_by else set()
+    )
     for i in range(len(block)):
         fields = split_record(block.record(i), dialect)
         line = int(block.lines[i])
         if len(fields) != expected:
             return IngestError(
-                f"expected {expected} fields, found {len(fields)}", path=block.path, line=line
+                f"expected {expected} fields, found {len(fields)}",
+                path=block.path,
+                line=line,
+                unit=block.unit,
             )
         for name, index in positions.items():
             value = fields[index]
-            if value in (b"\\N", b"N") or pa.types.is_string(wanted[name]):
+            if value in nulls or pa.types.is_string(wanted[name]):
                 continue
             try:
                 float(value) if pa.types.is_floating(wanted[name]) else int(value)
@@ -97,8 +106,11 @@ def _explain(
                     f"column {name}: {value.decode(errors='replace')!r} is not a number",
                     path=block.path,
                     line=line,
+                    unit=block.unit,
                 )
-    return IngestError(f"cannot parse: {exc}", path=block.path, line=int(block.lines[0]))
+    return IngestError(
+        f"cannot parse: {exc}", path=block.path, line=int(block.lines[0]), unit=block.unit
+    )
 
 
 def split_record(record: bytes, dialect: CsvDialect) -> list[bytes]:

@@ -13,26 +13,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncmy  # type: ignore[import-untyped]
+import asyncmy.errors  # type: ignore[import-untyped]
 
 from qserv_py.cluster.config import HOST, ClusterConfig
+from qserv_py.csv_dialect import CsvDialect
 from qserv_py.czar.metadata import catalog
 from qserv_py.czar.metadata.schema import META_DB, director_index_table
-from qserv_py.ingest.description import DatabaseDescription, TableDescription
+from qserv_py.ingest.description import DatabaseDescription, TableDescription, parse_table
 from qserv_py.ingest.director_index import DirectorIndexBuilder, DirectorLookup
 from qserv_py.ingest.errors import IngestError
+from qserv_py.ingest.parquet_blocks import PARQUET_DIALECT, is_parquet, read_parquet_blocks
 from qserv_py.ingest.partitioner import BlockPartitioner
 from qserv_py.ingest.placement import Placement
 from qserv_py.ingest.shipper import Shipper
-from qserv_py.ingest.text_blocks import read_blocks
+from qserv_py.ingest.text_blocks import TextBlock, read_blocks
 from qserv_py.rpc.client import RpcChannel
 from qserv_py.rpc.errors import RpcError
 from qserv_py.sphgeom.chunker import Chunker
@@ -44,8 +48,24 @@ Progress = Callable[[str, int, int], None]  # (table, rows so far, input bytes s
 
 @dataclass(frozen=True, slots=True)
 class TableInput:
+    """A table and its data files: all Parquet (by suffix, see `is_parquet`) or all text."""
+
     description: TableDescription
     files: tuple[Path, ...]
+
+    @property
+    def is_parquet(self) -> bool:
+        return is_parquet(self.files[0])
+
+    @property
+    def dialect(self) -> CsvDialect:
+        """The text format of the blocks: the description's, or the fixed one Parquet is read as."""
+        return PARQUET_DIALECT if self.is_parquet else self.description.dialect
+
+    def blocks(self, path: Path) -> Iterator[TextBlock]:
+        if self.is_parquet:
+            return read_parquet_blocks(path, self.description)
+        return read_blocks(path, self.description.dialect)
 
 
 @dataclass(slots=True)
@@ -105,6 +125,10 @@ def _check_inputs(database: DatabaseDescription, tables: Sequence[TableInput]) -
         seen.add(t.name)
         if not item.files:
             raise IngestError(f"no data files given for table {t.name}")
+        if len({is_parquet(path) for path in item.files}) > 1:
+            raise IngestError(
+                f"the data files of table {t.name} mix Parquet and text; give files of one kind"
+            )
         for path in item.files:
             if not path.is_file():
                 raise IngestError("data file not found", path=path)
@@ -130,6 +154,7 @@ class _IngestRun:
         self._chunker = Chunker(database.num_stripes, database.num_sub_stripes)
         self._directors: dict[str, DirectorLookup] = {}
         self._index_staging: list[tuple[str, str]] = []  # (staging table, final table)
+        self._renamed_indexes: list[str] = []  # final names renamed by a commit not yet done
         self._created: dict[str, set[str]] = defaultdict(set)  # worker -> staged tables
         self._chunk_rows: dict[str, dict[int, list[int]]] = {}
         self._rows: dict[str, int] = {}
@@ -153,6 +178,7 @@ class _IngestRun:
             )
             for item in self._tables:
                 await self._ingest_table(item, placement)
+            await self._complete_chunk_sets(placement)
             await self._call_all(
                 "ingest.enable_keys", lambda w: {"names": sorted(self._created[w])}
             )
@@ -164,7 +190,9 @@ class _IngestRun:
         finally:
             await self._close_channels(finish=published)
         report = IngestReport(self._txn, dict(self._rows))
-        report.chunks = {t: len(c) for t, c in self._chunk_rows.items()}
+        report.chunks = {
+            t: sum(1 for home, _ in c.values() if home) for t, c in self._chunk_rows.items()
+        }
         report.seconds = time.monotonic() - started
         return report
 
@@ -239,7 +267,7 @@ class _IngestRun:
 
     async def _ingest_table(self, item: TableInput, placement: Placement) -> None:
         table = item.description
-        shipper = Shipper(self._txn, self._channels, table.dialect)
+        shipper = Shipper(self._txn, self._channels, item.dialect)
         try:
             if table.is_partitioned:
                 await self._ingest_partitioned(item, placement, shipper)
@@ -249,12 +277,10 @@ class _IngestRun:
         except BaseException:
             await shipper.abort()
             raise
-        self._rows[table.name] = shipper.rows_loaded // (
-            1 if table.is_partitioned else len(self._channels)
-        )
-        if table.is_partitioned:
-            home = sum(c[0] for c in self._chunk_rows[table.name].values())
-            self._rows[table.name] = home
+        if table.is_partitioned:  # home rows only: overlap rows are copies
+            self._rows[table.name] = sum(c[0] for c in self._chunk_rows[table.name].values())
+        else:  # every worker loaded a full copy
+            self._rows[table.name] = shipper.rows_loaded // len(self._channels)
 
     async def _ingest_regular(self, item: TableInput, shipper: Shipper) -> None:
         table = item.description
@@ -263,8 +289,8 @@ class _IngestRun:
         done_bytes = 0
         rows = 0
         for path in item.files:
-            for block in read_blocks(path, table.dialect):
-                await shipper.add(table.name, everyone, block.data, path, block.lines)
+            for block in item.blocks(path):
+                await shipper.add(table.name, everyone, block.data, path, block.lines, block.unit)
                 rows += len(block)
                 done_bytes += len(block.data)
                 self._report(table.name, rows, done_bytes)
@@ -274,7 +300,9 @@ class _IngestRun:
     ) -> None:
         table = item.description
         director = await self._director_for(table)
-        partitioner = BlockPartitioner(table, self._chunker, self._db.overlap, director)
+        partitioner = BlockPartitioner(
+            table, self._chunker, self._db.overlap, director, item.dialect
+        )
         builder = (
             DirectorIndexBuilder(table.name, table.director_key)
             if table.kind == "director"
@@ -284,7 +312,7 @@ class _IngestRun:
         rows = 0
         done_bytes = 0
         for path in item.files:
-            for block in read_blocks(path, table.dialect):
+            for block in item.blocks(path):
                 part = await asyncio.to_thread(partitioner.partition, block)
                 new = sorted({p.chunk_id for p in part.pieces} - counts.keys())
                 if new:
@@ -297,10 +325,15 @@ class _IngestRun:
                     )
                     counts[piece.chunk_id][1 if piece.overlap else 0] += int(piece.lines.size)
                     workers = placement.workers_for(piece.chunk_id)
-                    await shipper.add(name, workers, piece.data, path, piece.lines)
+                    await shipper.add(name, workers, piece.data, path, piece.lines, block.unit)
                 if builder is not None and part.keys is not None:
                     builder.add(
-                        path, part.keys, part.home_chunks, part.home_sub_chunks, block.lines
+                        path,
+                        part.keys,
+                        part.home_chunks,
+                        part.home_sub_chunks,
+                        block.lines,
+                        block.unit,
                     )
                 rows += len(block)
                 done_bytes += len(block.data)
@@ -323,6 +356,35 @@ class _IngestRun:
         lookup = DirectorLookup(keys, chunks, subs)
         self._directors[table.director_table] = lookup
         return lookup
+
+    async def _complete_chunk_sets(self, placement: Placement) -> None:
+        """Give every partitioned table of the database a table for every chunk of it.
+
+        Per-chunk queries and chunk-local joins then never meet a missing table: a child has a
+        (maybe empty) table where its director only has overlap rows, and tables loaded by
+        earlier runs get empty tables for the chunks this run added.
+        """
+        everything = set(placement.all_chunks)
+        for item in self._tables:
+            table = item.description
+            if table.is_partitioned:
+                counts = self._chunk_rows[table.name]
+                missing = sorted(everything - counts.keys())
+                if missing:
+                    await self._create_chunks(table, missing, placement)
+                    for chunk in missing:
+                        counts[chunk] = [0, 0]
+        here = {t.description.name for t in self._tables}
+        known = await catalog.get_tables(self._conn, self._db.name)
+        for name, record in sorted(known.items()):
+            if name in here or record.kind == "regular":
+                continue
+            table = parse_table(json.loads(record.description), Path(f"<catalog {name}>"))
+            present = await catalog.get_chunks(self._conn, self._db.name, name)
+            missing = sorted(everything - present)
+            if missing:
+                await self._create_chunks(table, missing, placement)
+                self._chunk_rows.setdefault(name, {}).update({c: [0, 0] for c in missing})
 
     async def _create_chunks(
         self, table: TableDescription, chunks: list[int], placement: Placement
@@ -396,6 +458,7 @@ class _IngestRun:
                 self._conn,
                 f"RENAME TABLE {qualified(META_DB, staging)} TO {qualified(META_DB, final)}",
             )
+            self._renamed_indexes.append(final)
         records = [
             catalog.TableRecord(
                 db=self._db.name,
@@ -425,32 +488,40 @@ class _IngestRun:
             self._rows,
             placement.new_chunks,
             chunk_rows,
+            self._txn,
         )
-        await catalog.end_transaction(self._conn, self._txn, "COMMITTED")
 
     async def _abort(self, exc: BaseException) -> None:
         log.warning("ingest transaction %d aborted: %s", self._txn, exc)
-        for channel_name, channel in sorted(self._channels.items()):
-            if channel.broken:
-                continue
+        for worker in self._config.workers:
+            channel = self._channels.get(worker.name)
             try:
+                if channel is None or channel.broken:
+                    # a cancelled sender leaves its channel out of step: use a fresh one
+                    channel = await RpcChannel.connect(
+                        HOST, worker.rpc_port, self._config.rpc_secret, timeout=5
+                    )
+                    self._channels[worker.name] = channel
                 await channel.call("ingest.abort", {"txn": self._txn}, timeout=120)
             except (RpcError, OSError) as err:
                 log.warning(
-                    "worker %s could not abort transaction %d: %s", channel_name, self._txn, err
+                    "worker %s could not abort transaction %d (the next ingest will): %s",
+                    worker.name,
+                    self._txn,
+                    err,
                 )
-        with contextlib.suppress(Exception):
-            for staging, final in self._index_staging:
+        try:
+            for staging, _final in self._index_staging:
                 await catalog.execute(
                     self._conn, f"DROP TABLE IF EXISTS {qualified(META_DB, staging)}"
                 )
-                # a renamed index whose catalog commit failed is dropped too
-                known = await catalog.get_tables(self._conn, self._db.name)
-                if final.split("__", 1)[1] not in known:
-                    await catalog.execute(
-                        self._conn, f"DROP TABLE IF EXISTS {qualified(META_DB, final)}"
-                    )
+            for final in self._renamed_indexes:  # the catalog commit did not happen
+                await catalog.execute(
+                    self._conn, f"DROP TABLE IF EXISTS {qualified(META_DB, final)}"
+                )
             await catalog.end_transaction(self._conn, self._txn, "ABORTED", str(exc)[:60000])
+        except asyncmy.errors.MySQLError as err:
+            log.warning("czar db cleanup of transaction %d failed: %s", self._txn, err)
 
     async def _close_channels(self, *, finish: bool) -> None:
         for channel in self._channels.values():

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from qserv_py.csv_dialect import CsvDialect
 from qserv_py.ingest.description import TableDescription
 from qserv_py.ingest.director_index import DirectorLookup
 from qserv_py.ingest.errors import IngestError
@@ -47,8 +48,11 @@ class BlockPartitioner:
         chunker: Chunker,
         overlap: float,
         director: DirectorLookup | None = None,
+        dialect: CsvDialect | None = None,
     ) -> None:
+        """``dialect`` is the blocks' text format: the table's own unless the input is Parquet."""
         self._table = table
+        self._dialect = dialect or table.dialect
         self._chunker = chunker
         self._overlap = overlap if table.kind == "director" else 0.0
         self._director = director
@@ -57,7 +61,7 @@ class BlockPartitioner:
                 f"{table.name} has no position columns: its director {table.director_table}"
                 " must be ingested first so its rows can follow the director's chunks"
             )
-        self._separator = table.dialect.fields_terminated_by.encode()
+        self._separator = self._dialect.fields_terminated_by.encode()
 
     def partition(self, block: TextBlock) -> PartitionedBlock:
         table = self._table
@@ -67,7 +71,7 @@ class BlockPartitioner:
             wanted[table.latitude_key] = pa.float64()
         if table.kind == "director" or not table.has_position:
             wanted[table.director_key] = arrow_type(table.column_type(table.director_key))
-        columns = parse_columns(block, table.dialect, table.input_columns, wanted)
+        columns = parse_columns(block, self._dialect, table.input_columns, wanted)
         keys = columns.get(table.director_key) if table.director_key in columns else None
         if table.has_position:
             chunks, subs = self._locate(block, columns)
@@ -86,6 +90,7 @@ class BlockPartitioner:
                 f"director key {table.director_key} is NULL",
                 path=block.path,
                 line=int(block.lines[bad]),
+                unit=block.unit,
             )
         return PartitionedBlock(
             pieces, chunks, subs, keys if table.kind == "director" else None, block.lines
@@ -104,18 +109,22 @@ class BlockPartitioner:
             if col.null_count:
                 bad = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
                 raise IngestError(
-                    f"position column {name} is NULL", path=block.path, line=int(block.lines[bad])
+                    f"position column {name} is NULL",
+                    path=block.path,
+                    line=int(block.lines[bad]),
+                    unit=block.unit,
                 )
         lon, lat = _floats(lon_col), _floats(lat_col)
         invalid = self._chunker.invalid_positions(lon, lat)
         if invalid.any():
             bad = int(np.flatnonzero(invalid)[0])
             raise IngestError(
-                f"position out of range: {self._table.longitude_key}={lon[bad]!r},"
-                f" {self._table.latitude_key}={lat[bad]!r}"
+                f"position out of range: {self._table.longitude_key}={float(lon[bad])!r},"
+                f" {self._table.latitude_key}={float(lat[bad])!r}"
                 " (longitude must be in [0, 360], latitude in [-90, 90])",
                 path=block.path,
                 line=int(block.lines[bad]),
+                unit=block.unit,
             )
         return self._chunker.locate(lon, lat)
 
@@ -129,6 +138,7 @@ class BlockPartitioner:
                 f"{self._table.director_key} is NULL: the row cannot follow a director row",
                 path=block.path,
                 line=int(block.lines[bad]),
+                unit=block.unit,
             )
         chunks, subs, found = self._director.lookup(keys)
         if not found.all():
@@ -138,6 +148,7 @@ class BlockPartitioner:
                 f"{keys[bad].as_py()!r} (a child row needs its director row)",
                 path=block.path,
                 line=int(block.lines[bad]),
+                unit=block.unit,
             )
         return chunks, subs
 

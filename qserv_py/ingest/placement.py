@@ -55,6 +55,11 @@ class Placement:
         return {c: self.workers_for(c) for c in sorted(set(chunk_ids))}
 
     @property
+    def all_chunks(self) -> list[int]:
+        """Every chunk of the database, placed before or by this run."""
+        return sorted(self._chunks)
+
+    @property
     def new_chunks(self) -> dict[int, tuple[str, ...]]:
         """Chunks first placed by this run, to record in the czar db at commit."""
         return dict(self._new)

@@ -27,6 +27,7 @@ LOAD_TIMEOUT = 600.0
 @dataclass(slots=True)
 class _Buffer:
     path: Path
+    unit: str  # what ``lines`` counts: "line" or "row" (see TextBlock)
     parts: list[bytes] = field(default_factory=list)
     lines: list[np.ndarray] = field(default_factory=list)
     size: int = 0
@@ -38,6 +39,7 @@ class _Piece:
     data: bytes
     path: Path
     lines: np.ndarray
+    unit: str
 
 
 class Shipper:
@@ -67,14 +69,20 @@ class Shipper:
         self.rows_loaded = 0
 
     async def add(
-        self, table: str, workers: tuple[str, ...], data: bytes, path: Path, lines: np.ndarray
+        self,
+        table: str,
+        workers: tuple[str, ...],
+        data: bytes,
+        path: Path,
+        lines: np.ndarray,
+        unit: str = "line",
     ) -> None:
         key = (table, workers)
         buffer = self._buffers.get(key)
         if buffer is None or buffer.path != path:
             if buffer is not None:
                 await self._flush(key)
-            buffer = self._buffers[key] = _Buffer(path)
+            buffer = self._buffers[key] = _Buffer(path, unit)
         buffer.parts.append(data)
         buffer.lines.append(lines)
         buffer.size += len(data)
@@ -90,17 +98,18 @@ class Shipper:
         if buffer is None or not buffer.parts:
             return
         self._buffered -= buffer.size
-        piece = _Piece(key[0], b"".join(buffer.parts), buffer.path, np.concatenate(buffer.lines))
+        piece = _Piece(
+            key[0], b"".join(buffer.parts), buffer.path, np.concatenate(buffer.lines), buffer.unit
+        )
         for worker in key[1]:
-            self._check_senders()
-            await self._queues[worker].put(piece)
+            await self._put(worker, piece)
 
     async def finish(self) -> None:
         """Flush everything and wait until every worker has loaded every piece."""
         for key in list(self._buffers):
             await self._flush(key)
-        for queue in self._queues.values():
-            await queue.put(None)
+        for worker in self._queues:
+            await self._put(worker, None)
         await asyncio.gather(*self._tasks.values())
 
     async def abort(self) -> None:
@@ -110,10 +119,21 @@ class Shipper:
             with contextlib.suppress(BaseException):
                 await task
 
-    def _check_senders(self) -> None:
-        for task in self._tasks.values():
-            if task.done() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+    async def _put(self, worker: str, piece: _Piece | None) -> None:
+        """Queue a piece, or raise the sender's error if that worker's sender has stopped.
+
+        Waiting on the put alone would hang forever once a failed sender stops draining.
+        """
+        sender = self._tasks[worker]
+        put = asyncio.ensure_future(self._queues[worker].put(piece))
+        try:
+            await asyncio.wait({put, sender}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not put.done():
+                put.cancel()
+        if not put.done() or put.cancelled():
+            sender.result()  # raises the sender's error
+            raise IngestError(f"the sender for worker {worker} stopped unexpectedly")
 
     async def _send_loop(self, worker: str) -> None:
         queue = self._queues[worker]
@@ -145,6 +165,7 @@ def _explain(worker: str, piece: _Piece, exc: RpcError) -> IngestError:
             f"rejected by MariaDB while loading {piece.table}: {exc.message}",
             path=piece.path,
             line=int(piece.lines[row - 1]),
+            unit=piece.unit,
         )
     if exc.code == "load":
         return IngestError(

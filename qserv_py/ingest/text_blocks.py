@@ -32,6 +32,7 @@ class TextBlock:
     starts: np.ndarray
     ends: np.ndarray
     lines: np.ndarray  # 1-based input line number where each record starts
+    unit: str = "line"  # what ``lines`` counts: "line" (text files) or "row" (Parquet files)
 
     def __len__(self) -> int:
         return int(self.starts.size)
@@ -79,6 +80,13 @@ def read_blocks(
             yield TextBlock(path, block_data, starts, ends, lines)
             if at_eof:
                 return
+
+
+def record_ends(data: bytes, dialect: CsvDialect) -> np.ndarray:
+    """Offsets of the newlines that end the records of ``data`` written in ``dialect`` (int64)."""
+    escape = ord(dialect.fields_escaped_by) if dialect.fields_escaped_by else -1
+    quote = ord(dialect.fields_enclosed_by) if dialect.fields_enclosed_by else -1
+    return _record_ends(data, escape, quote, ord(dialect.fields_terminated_by))
 
 
 def _record_ends(data: bytes, escape: int, quote: int, separator: int) -> np.ndarray:

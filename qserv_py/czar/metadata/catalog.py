@@ -101,6 +101,15 @@ async def get_placement(conn: Any, db: str) -> dict[int, list[str]]:
     return placement
 
 
+async def get_chunks(conn: Any, db: str, table: str) -> set[int]:
+    rows = await fetchall(
+        conn,
+        f"SELECT chunk_id FROM {META_DB}.chunk_rows WHERE db = %s AND table_name = %s",
+        (db, table),
+    )
+    return {int(r[0]) for r in rows}
+
+
 async def get_worker_load(conn: Any) -> dict[str, int]:
     rows = await fetchall(
         conn, f"SELECT worker, COUNT(*) FROM {META_DB}.chunk_replicas GROUP BY worker"
@@ -220,4 +229,3 @@ async def publish(
     except BaseException:
         await execute(conn, "ROLLBACK")
         raise
-
