@@ -36,8 +36,8 @@ def parse_columns(
     dialect: CsvDialect,
     input_columns: tuple[str, ...],
     wanted: dict[str, pa.DataType],
-) -> dict[str, np.ndarray | pa.ChunkedArray]:
-    """Return the wanted columns (numpy for numbers, with NaN / masked nulls checked by callers)."""
+) -> dict[str, pa.ChunkedArray]:
+    """The wanted columns as Arrow arrays; callers check NULLs (see ``first_null``)."""
     nulls = [*NULLS, NULL_WORD] if dialect.fields_enclosed_by else NULLS
     try:
         table = pacsv.read_csv(
@@ -138,3 +138,10 @@ def split_record(record: bytes, dialect: CsvDialect) -> list[bytes]:
         i += 1
     fields.append(bytes(current))
     return fields
+
+
+def first_null(column: pa.ChunkedArray) -> int | None:
+    """Index of the first NULL in ``column``, or None."""
+    if not column.null_count:
+        return None
+    return int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])

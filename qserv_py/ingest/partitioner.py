@@ -17,7 +17,7 @@ from qserv_py.csv_dialect import CsvDialect
 from qserv_py.ingest.description import TableDescription
 from qserv_py.ingest.director_index import DirectorLookup
 from qserv_py.ingest.errors import IngestError
-from qserv_py.ingest.fields import arrow_type, parse_columns
+from qserv_py.ingest.fields import arrow_type, first_null, parse_columns
 from qserv_py.ingest.text_blocks import TextBlock
 from qserv_py.sphgeom.chunker import Chunker
 
@@ -72,83 +72,62 @@ class BlockPartitioner:
         if table.kind == "director" or not table.has_position:
             wanted[table.director_key] = arrow_type(table.column_type(table.director_key))
         columns = parse_columns(block, self._dialect, table.input_columns, wanted)
-        keys = columns.get(table.director_key) if table.director_key in columns else None
+        keys = columns.get(table.director_key)
+        if table.kind == "director" and keys is not None:
+            bad = first_null(keys)
+            if bad is not None:
+                raise block.error_at(bad, f"director key {table.director_key} is NULL")
         if table.has_position:
-            chunks, subs = self._locate(block, columns)
+            lon, lat = self._positions(block, columns)
+            chunks, subs = self._chunker.locate(lon, lat)
         else:
-            assert self._director is not None and keys is not None
+            assert keys is not None
             chunks, subs = self._follow_director(block, keys)
         pieces = self._pieces(block, chunks, subs, np.arange(len(block)), overlap=False)
         if self._overlap > 0.0:
-            lon = _floats(columns[table.longitude_key])
-            lat = _floats(columns[table.latitude_key])
             rows, ochunks, osubs = self._chunker.locate_overlap(lon, lat, self._overlap)
             pieces += self._pieces(block, ochunks, osubs, rows, overlap=True)
-        if table.kind == "director" and keys is not None and keys.null_count:
-            bad = int(np.flatnonzero(keys.is_null().to_numpy(zero_copy_only=False))[0])
-            raise IngestError(
-                f"director key {table.director_key} is NULL",
-                path=block.path,
-                line=int(block.lines[bad]),
-                unit=block.unit,
-            )
         return PartitionedBlock(
             pieces, chunks, subs, keys if table.kind == "director" else None, block.lines
         )
 
-    def _locate(
-        self, block: TextBlock, columns: dict[str, np.ndarray | pa.ChunkedArray]
+    def _positions(
+        self, block: TextBlock, columns: dict[str, pa.ChunkedArray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        lon_col = columns[self._table.longitude_key]
-        lat_col = columns[self._table.latitude_key]
-        for name, col in (
-            (self._table.longitude_key, lon_col),
-            (self._table.latitude_key, lat_col),
-        ):
-            assert isinstance(col, pa.ChunkedArray)
-            if col.null_count:
-                bad = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-                raise IngestError(
-                    f"position column {name} is NULL",
-                    path=block.path,
-                    line=int(block.lines[bad]),
-                    unit=block.unit,
-                )
-        lon, lat = _floats(lon_col), _floats(lat_col)
+        """Longitudes and latitudes, checked as Qserv's partitioner requires."""
+        for name in (self._table.longitude_key, self._table.latitude_key):
+            bad = first_null(columns[name])
+            if bad is not None:
+                raise block.error_at(bad, f"position column {name} is NULL")
+        lon = columns[self._table.longitude_key].to_numpy()
+        lat = columns[self._table.latitude_key].to_numpy()
         invalid = self._chunker.invalid_positions(lon, lat)
         if invalid.any():
             bad = int(np.flatnonzero(invalid)[0])
-            raise IngestError(
+            raise block.error_at(
+                bad,
                 f"position out of range: {self._table.longitude_key}={float(lon[bad])!r},"
                 f" {self._table.latitude_key}={float(lat[bad])!r}"
                 " (longitude must be in [0, 360], latitude in [-90, 90])",
-                path=block.path,
-                line=int(block.lines[bad]),
-                unit=block.unit,
             )
-        return self._chunker.locate(lon, lat)
+        return lon, lat
 
     def _follow_director(
-        self, block: TextBlock, keys: np.ndarray | pa.ChunkedArray
+        self, block: TextBlock, keys: pa.ChunkedArray
     ) -> tuple[np.ndarray, np.ndarray]:
-        assert self._director is not None and isinstance(keys, pa.ChunkedArray)
-        if keys.null_count:
-            bad = int(np.flatnonzero(keys.is_null().to_numpy(zero_copy_only=False))[0])
-            raise IngestError(
-                f"{self._table.director_key} is NULL: the row cannot follow a director row",
-                path=block.path,
-                line=int(block.lines[bad]),
-                unit=block.unit,
+        assert self._director is not None
+        bad = first_null(keys)
+        if bad is not None:
+            raise block.error_at(
+                bad, f"{self._table.director_key} is NULL: the row cannot follow a director row"
             )
         chunks, subs, found = self._director.lookup(keys)
         if not found.all():
             bad = int(np.flatnonzero(~found)[0])
-            raise IngestError(
+            raise block.error_at(
+                bad,
                 f"no {self._table.director_table} row with {self._table.director_key}="
                 f"{keys[bad].as_py()!r} (a child row needs its director row)",
-                path=block.path,
-                line=int(block.lines[bad]),
-                unit=block.unit,
             )
         return chunks, subs
 
@@ -187,9 +166,3 @@ class BlockPartitioner:
             )
             pieces.append(ChunkPiece(chunk, overlap, body, lines[lo:hi]))
         return pieces
-
-
-def _floats(column: np.ndarray | pa.ChunkedArray) -> np.ndarray:
-    if isinstance(column, np.ndarray):
-        return column
-    return column.to_numpy()

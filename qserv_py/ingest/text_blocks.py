@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from qserv_py.csv_dialect import CsvDialect
+from qserv_py.ingest.errors import IngestError
 
 NEWLINE = 10
 DEFAULT_BLOCK_BYTES = 8 << 20
@@ -39,6 +40,10 @@ class TextBlock:
 
     def record(self, i: int) -> bytes:
         return self.data[int(self.starts[i]) : int(self.ends[i])]
+
+    def error_at(self, i: int, message: str) -> IngestError:
+        """An error about record ``i``, naming the file and its line (or row)."""
+        return IngestError(message, path=self.path, line=int(self.lines[i]), unit=self.unit)
 
 
 def open_input(path: Path) -> BinaryIO:
