@@ -32,6 +32,7 @@ from qserv_py.czar.metadata.schema import META_DB, director_index_table
 from qserv_py.ingest.description import DatabaseDescription, TableDescription, parse_table
 from qserv_py.ingest.director_index import DirectorIndexBuilder, DirectorLookup
 from qserv_py.ingest.errors import IngestError
+from qserv_py.ingest.index_writer import load_director_index
 from qserv_py.ingest.parquet_blocks import PARQUET_DIALECT, is_parquet, read_parquet_blocks
 from qserv_py.ingest.partitioner import BlockPartitioner
 from qserv_py.ingest.placement import Placement
@@ -71,9 +72,11 @@ class TableInput:
 @dataclass(slots=True)
 class IngestReport:
     txn: int
-    rows: dict[str, int] = field(default_factory=dict)
-    chunks: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # home rows per table
+    overlap_rows: dict[str, int] = field(default_factory=dict)
+    chunks: dict[str, int] = field(default_factory=dict)  # chunks with home rows per table
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # wall seconds per step, in order
 
 
 def chunk_table(table: str, chunk_id: int) -> str:
@@ -168,6 +171,15 @@ class _IngestRun:
         self._txn = await catalog.begin_transaction(self._conn, self._db.name, names)
         log.info("ingest transaction %d: %s.%s", self._txn, self._db.name, ",".join(names))
         published = False
+        steps: dict[str, float] = {}
+        clock = time.monotonic()
+
+        def step(name: str) -> None:
+            nonlocal clock
+            now = time.monotonic()
+            steps[name] = now - clock
+            clock = now
+
         try:
             await self._connect_workers()
             placement = Placement(
@@ -178,23 +190,36 @@ class _IngestRun:
             )
             for item in self._tables:
                 await self._ingest_table(item, placement)
+            step("read, partition and load")
             await self._complete_chunk_sets(placement)
-            await self._call_all(
-                "ingest.enable_keys", lambda w: {"names": sorted(self._created[w])}
+            await asyncio.gather(  # workers rebuild keys while the czar db loads the index
+                self._call_all("ingest.enable_keys", lambda w: {"names": sorted(self._created[w])}),
+                self._stage_director_indexes(),
             )
+            step("rebuild keys and write director index")
             await self._commit(placement, new_database)
+            step("commit")
             published = True
         except BaseException as exc:
             await self._abort(exc)
             raise
         finally:
             await self._close_channels(finish=published)
-        report = IngestReport(self._txn, dict(self._rows))
-        report.chunks = {
-            t: sum(1 for home, _ in c.values() if home) for t, c in self._chunk_rows.items()
-        }
-        report.seconds = time.monotonic() - started
-        return report
+        names = [t.description.name for t in self._tables]
+        return IngestReport(
+            self._txn,
+            rows=dict(self._rows),
+            overlap_rows={
+                t: sum(o for _, o in c.values()) for t, c in self._chunk_rows.items() if t in names
+            },
+            chunks={
+                t: sum(1 for home, _ in c.values() if home)
+                for t, c in self._chunk_rows.items()
+                if t in names
+            },
+            seconds=time.monotonic() - started,
+            steps=steps,
+        )
 
     async def _check_catalog(self) -> bool:
         existing = await catalog.get_database(self._conn, self._db.name)
@@ -339,9 +364,7 @@ class _IngestRun:
                 done_bytes += len(block.data)
                 self._report(table.name, rows, done_bytes)
         if builder is not None:
-            lookup = builder.build(unique=table.unique_primary_key)
-            self._directors[table.name] = lookup
-            await self._stage_director_index(table, lookup)
+            self._directors[table.name] = builder.build(unique=table.unique_primary_key)
 
     async def _director_for(self, table: TableDescription) -> DirectorLookup | None:
         if table.kind != "child" or table.has_position:
@@ -424,32 +447,29 @@ class _IngestRun:
 
         await asyncio.gather(*(create(w, n) for w, n in sorted(by_worker.items()) if n))
 
-    async def _stage_director_index(self, table: TableDescription, lookup: DirectorLookup) -> None:
-        final = director_index_table(self._db.name, table.name)
-        staging = f"{final}__txn{self._txn}"
-        key_type = table.column_type(table.director_key)
-        await catalog.execute(self._conn, f"DROP TABLE IF EXISTS {qualified(META_DB, staging)}")
-        index = "PRIMARY KEY" if table.unique_primary_key else "KEY"
-        await catalog.execute(
-            self._conn,
-            f"CREATE TABLE {qualified(META_DB, staging)} ({quote_ident(table.director_key)}"
-            f" {key_type}, chunkId INT NOT NULL, subChunkId INT NOT NULL,"
-            f" {index} ({quote_ident(table.director_key)})) ENGINE=InnoDB",
-        )
-        self._index_staging.append((staging, final))
-        sql = f"INSERT INTO {qualified(META_DB, staging)} VALUES (%s, %s, %s)"
-        keys, chunks, subs = (
-            lookup.keys.tolist(),
-            lookup.chunks.tolist(),
-            lookup.sub_chunks.tolist(),
-        )
-        batch = 20_000
-        async with self._conn.cursor() as cur:
-            for start in range(0, len(keys), batch):
-                end = start + batch
-                await cur.executemany(
-                    sql, list(zip(keys[start:end], chunks[start:end], subs[start:end], strict=True))
-                )
+    async def _stage_director_indexes(self) -> None:
+        """Load each director's index of this run into a staging table of the czar db."""
+        for item in self._tables:
+            table = item.description
+            if table.kind != "director":
+                continue
+            final = director_index_table(self._db.name, table.name)
+            staging = qualified(META_DB, f"{final}__txn{self._txn}")
+            key = quote_ident(table.director_key)
+            index = "PRIMARY KEY" if table.unique_primary_key else "KEY"
+            await catalog.execute(self._conn, f"DROP TABLE IF EXISTS {staging}")
+            await catalog.execute(
+                self._conn,
+                f"CREATE TABLE {staging} ({key} {table.column_type(table.director_key)},"
+                f" chunkId INT NOT NULL, subChunkId INT NOT NULL, {index} ({key})) ENGINE=InnoDB",
+            )
+            self._index_staging.append((f"{final}__txn{self._txn}", final))
+            await asyncio.to_thread(
+                load_director_index,
+                czar_db_args(self._config),
+                staging,
+                self._directors[table.name],
+            )
 
     async def _commit(self, placement: Placement, new_database: bool) -> None:
         await self._call_all("ingest.commit", lambda _w: {"database": self._db.name})
