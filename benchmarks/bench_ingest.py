@@ -344,7 +344,7 @@ def report(args: argparse.Namespace, theirs: list[Run], ours: list[Run], csv: Pa
     steps = [("last input block read", "last block read s")] + [
         (name.removesuffix(" s"), name)
         for name in d
-        if name.endswith(" s") and name != "last block read s"
+        if name.endswith(" s") and not name.startswith("cpu ") and name != "last block read s"
     ]
     print("qserv-py steps (s): " + ", ".join(f"{label} {d.get(k, 0.0):.2f}" for label, k in steps))
     overlap, home = d.get("overlap rows", 0.0), max(1.0, d.get("home rows", 1.0))
