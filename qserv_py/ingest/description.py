@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from qserv_py.csv_dialect import CsvDialect
 from qserv_py.ingest.errors import IngestError
+from qserv_py.sphgeom.chunker import Chunker
 from qserv_py.sql import is_plain_identifier
 
 TableKind = Literal["director", "child", "regular"]
@@ -100,10 +101,12 @@ def read_database(path: Path) -> DatabaseDescription:
         raise IngestError(f"missing field {exc.args[0]!r}", path=path) from exc
     except (TypeError, ValueError) as exc:
         raise IngestError(f"bad value: {exc}", path=path) from exc
-    if description.num_stripes < 1 or description.num_sub_stripes < 1:
-        raise IngestError("num_stripes and num_sub_stripes must be >= 1", path=path)
-    if not 0.0 <= description.overlap <= 10.0:
-        raise IngestError("overlap must be between 0 and 10 degrees", path=path)
+    try:  # Qserv's partitioner rules for stripes and overlap
+        Chunker(description.num_stripes, description.num_sub_stripes).check_overlap(
+            description.overlap
+        )
+    except ValueError as exc:
+        raise IngestError(str(exc), path=path) from exc
     return description
 
 
