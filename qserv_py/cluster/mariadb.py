@@ -23,7 +23,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,19 @@ import asyncmy
 from asyncmy.connection import Connection
 from asyncmy.errors import OperationalError
 
+from qserv_py.cluster.pids import (
+    KILL_GRACE,
+    POLL_FIRST,
+    POLL_MAX,
+    alive,
+    cmdline,
+    kill_and_wait,
+    read_pid,
+    send_signal,
+    spawn_detached,
+    wait_exit,
+)
+
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "install it with `apt-get install mariadb-server mariadb-client`"
@@ -40,13 +52,10 @@ _EXTRA_BIN_DIRS = ("/usr/sbin", "/usr/bin")
 _SERVER_NAMES = frozenset({"mariadbd", "mysqld"})
 _MAX_SOCKET_PATH = 107  # sizeof(sockaddr_un.sun_path) - 1; mariadbd refuses longer paths
 _TEMPLATE_FILES = ("ibdata1", "aria_log_control", "mysql/global_priv.frm", "mysql/db.frm")
-_KILL_GRACE = 5.0  # seconds the kernel gets to remove a process after SIGKILL
 _INSTALL_TIMEOUT = 120.0
 _COPY_TIMEOUT = 300.0
 _LOG_TAIL_LINES = 25
 # Polling for start-up and exit: a start takes ~0.1 s and a probe costs ~0.1 ms, so poll often.
-_POLL_FIRST = 0.005
-_POLL_MAX = 0.025
 _ACCESS_DENIED = 1045
 
 
@@ -261,8 +270,8 @@ class MariaDBServer:
     def running_pid(self) -> int | None:
         """The pid in the pid file, if that process is alive and is mariadbd of this datadir."""
         self._reap()
-        pid = _read_pid(self.pid_file)
-        if pid is None or not _alive(pid) or not self._is_ours(pid):
+        pid = read_pid(self.pid_file)
+        if pid is None or not alive(pid) or not self._is_ours(pid):
             return None
         return pid
 
@@ -305,7 +314,7 @@ class MariaDBServer:
             if await self._wait_answering(pid, deadline):
                 log.debug("mariadbd %s already running (pid %d)", self._name, pid)
                 return
-            if _alive(pid):
+            if alive(pid):
                 raise MariaDBError(
                     f"mariadbd {self._name} (pid {pid}) runs but does not answer on "
                     f"{self.socket_path}; see {self.log_file}, then stop it or `kill {pid}`"
@@ -318,7 +327,7 @@ class MariaDBServer:
         self.socket_path.unlink(missing_ok=True)  # left by a killed server; nobody serves it
         _write_atomically(self.config_file, self._render_config())
         log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        pid = _spawn_detached(
+        pid = _spawn_mariadbd(
             [str(binaries.mariadbd), f"--defaults-file={self.config_file}"], self.log_file
         )
         self._children.add(pid)
@@ -326,11 +335,11 @@ class MariaDBServer:
         try:
             await self._wait_started(pid, deadline, log_offset, timeout)
         except BaseException:
-            _kill_and_wait(pid)
+            kill_and_wait(pid)
             self._reap()
             self._remove_pid_file_of(pid)
             raise
-        if _read_pid(self.pid_file) != pid:  # mariadbd writes it before it listens; be sure
+        if read_pid(self.pid_file) != pid:  # mariadbd writes it before it listens; be sure
             log.warning("mariadbd %s: pid file %s lacks pid %d", self._name, self.pid_file, pid)
             _write_atomically(self.pid_file, f"{pid}\n")
 
@@ -343,16 +352,16 @@ class MariaDBServer:
             log.debug("mariadbd %s is not running", self._name)
             return
         log.info("mariadbd %s: stopping pid %d", self._name, pid)
-        _signal(pid, signal.SIGTERM)
-        if not await _wait_exit(pid, loop.time() + timeout):
+        send_signal(pid, signal.SIGTERM)
+        if not await wait_exit(pid, loop.time() + timeout):
             log.warning(
                 "mariadbd %s (pid %d) did not stop within %.1f s; sending SIGKILL",
                 self._name,
                 pid,
                 timeout,
             )
-            _signal(pid, signal.SIGKILL)
-            if not await _wait_exit(pid, loop.time() + _KILL_GRACE):
+            send_signal(pid, signal.SIGKILL)
+            if not await wait_exit(pid, loop.time() + KILL_GRACE):
                 raise MariaDBError(
                     f"mariadbd {self._name} (pid {pid}) survived SIGKILL; check `ps -l {pid}`"
                 )
@@ -365,7 +374,7 @@ class MariaDBServer:
         pid = self.running_pid()
         if pid is not None:
             log.warning("mariadbd %s: killing pid %d", self._name, pid)
-            _kill_and_wait(pid)
+            kill_and_wait(pid)
             self._reap()
             self._remove_pid_file_of(pid)
 
@@ -412,7 +421,7 @@ class MariaDBServer:
 
         mariadbd chdirs into its datadir; the command line names our my.cnf.
         """
-        argv = _cmdline(pid)
+        argv = cmdline(pid)
         if not argv or Path(argv[0]).name not in _SERVER_NAMES:
             return False
         if f"--defaults-file={self.config_file}" in argv:
@@ -423,12 +432,12 @@ class MariaDBServer:
             return False
 
     def _remove_stale_pid_file(self) -> None:
-        pid = _read_pid(self.pid_file)
+        pid = read_pid(self.pid_file)
         if not self.pid_file.exists() or (pid is not None and self.running_pid() == pid):
             return
         if pid is None:
             why = "it holds no pid"
-        elif not _alive(pid):
+        elif not alive(pid):
             why = f"pid {pid} is not running"
         else:
             why = f"pid {pid} is not mariadbd of {self.data_dir}"
@@ -450,21 +459,21 @@ class MariaDBServer:
                 log.info("mariadbd %s: pid %d exited with status %d", self._name, pid, code)
 
     def _remove_pid_file_of(self, pid: int) -> None:
-        if _read_pid(self.pid_file) == pid:
+        if read_pid(self.pid_file) == pid:
             self.pid_file.unlink(missing_ok=True)
 
     async def _wait_answering(self, pid: int, deadline: float) -> bool:
         """Wait for a running server (perhaps still starting) to answer; False if it exits."""
         loop = asyncio.get_running_loop()
-        delay = _POLL_FIRST
-        while _alive(pid):
+        delay = POLL_FIRST
+        while alive(pid):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
             if await self.ping(min(remaining, 1.0)):
                 return True
             await asyncio.sleep(min(delay, max(deadline - loop.time(), 0)))
-            delay = min(delay * 2, _POLL_MAX)
+            delay = min(delay * 2, POLL_MAX)
         return False
 
     async def _wait_started(
@@ -475,7 +484,7 @@ class MariaDBServer:
             log.info("mariadbd %s: ready (pid %d)", self._name, pid)
             return
         tail = _log_tail(self.log_file, log_offset)
-        if _alive(pid):
+        if alive(pid):
             raise MariaDBError(
                 f"mariadbd {self._name} (pid {pid}) did not answer within {timeout:.1f} s and was "
                 f"killed; raise the timeout if it was recovering. {self.log_file} ends:\n{tail}"
@@ -678,92 +687,11 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _spawn_detached(argv: list[str], log_file: Path) -> int:
-    """Start ``argv`` in a new session, stdin from /dev/null, stdout and stderr to ``log_file``.
-
-    ``posix_spawn`` leaves no Popen object to warn when garbage-collected while the server
-    outlives us; `MariaDBServer._reap` collects it if it exits while we still run.
-    """
-    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+def _spawn_mariadbd(argv: list[str], log_file: Path) -> int:
     try:
-        return os.posix_spawn(
-            argv[0],
-            argv,
-            dict(os.environ),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, fd, 1),
-                (os.POSIX_SPAWN_DUP2, fd, 2),
-            ],
-            setsid=True,
-            setsigmask=(),
-            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),  # Python ignores them; mariadbd should not
-        )
+        return spawn_detached(argv, log_file)
     except OSError as exc:
         raise MissingMariaDB(f"cannot run {argv[0]}: {exc}; {INSTALL_HINT}") from exc
-    finally:
-        os.close(fd)
-
-
-def _read_pid(pid_file: Path) -> int | None:
-    try:
-        text = pid_file.read_text().strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return int(text) if text.isdigit() and int(text) > 0 else None
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` still runs or holds resources (its port, its files).
-
-    A zombie with one thread left is dead: an exited child of ours stays one until reaped, and
-    an orphan stays one until PID 1 gets round to reaping it (seconds, in our containers). But
-    right after SIGKILL the group leader shows as a zombie while its other threads still exit
-    and the listening socket is still bound (measured: ~13 ms), so count threads too.
-    """
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    state = fields.get("State", "").split()[:1]
-    return state not in (["Z"], ["X"]) or int(fields.get("Threads", "1")) > 1
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
-async def _wait_exit(pid: int, deadline: float) -> bool:
-    loop = asyncio.get_running_loop()
-    delay = _POLL_FIRST
-    while _alive(pid):
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return False
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(delay * 2, _POLL_MAX)
-    return True
-
-
-def _kill_and_wait(pid: int) -> None:
-    """SIGKILL and wait (blocking, at most `_KILL_GRACE`), for cleanup paths that cannot await."""
-    _signal(pid, signal.SIGKILL)
-    end = time.monotonic() + _KILL_GRACE
-    while _alive(pid):
-        if time.monotonic() >= end:
-            log.error("pid %d is still alive %.0f s after SIGKILL", pid, _KILL_GRACE)
-            return
-        time.sleep(0.01)
 
 
 def _log_tail(path: Path, offset: int, lines: int = _LOG_TAIL_LINES) -> str:

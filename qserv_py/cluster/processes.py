@@ -11,10 +11,19 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from qserv_py.cluster.pids import (
+    alive,
+    cmdline,
+    kill_and_wait,
+    read_pid,
+    send_signal,
+    spawn_detached,
+    wait_exit,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +42,12 @@ class ServiceProcess:
         return self.run_dir / f"{self.name}.log"
 
     def running_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+        """The pid in the pid file, if that process is alive and is this service."""
+        pid = read_pid(self.pid_file)
+        if pid is None or not alive(pid):
             return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return None
-        if self.module.encode() in cmdline and self.name.encode() in cmdline:
-            return pid
-        return None
+        argv = cmdline(pid)
+        return pid if self.module in argv and self.name in argv else None
 
     def clear_stale_pid_file(self) -> bool:
         """Remove a pid file whose process is gone; True if one was removed."""
@@ -54,35 +58,26 @@ class ServiceProcess:
 
     def spawn(self) -> int:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", self.module, *self.args],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        self.pid_file.write_text(f"{proc.pid}\n")
-        # The service outlives this Popen object: mark it settled so Popen does not warn, and
-        # let _alive() reap it with waitpid if it exits while we are still its parent.
-        proc.returncode = 0
-        return proc.pid
+        pid = spawn_detached([sys.executable, "-m", self.module, *self.args], self.log_file)
+        self.pid_file.write_text(f"{pid}\n")
+        return pid
+
+    def reap(self) -> None:
+        """Collect the exit status if the service was our child and has exited (no zombie)."""
+        pid = read_pid(self.pid_file)
+        if pid is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
     async def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, wait up to ``timeout``, then SIGKILL; removes the pid file. Idempotent."""
         pid = self.running_pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline and _alive(pid):
-            await asyncio.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        if pid is not None:
+            send_signal(pid, signal.SIGTERM)
+            deadline = asyncio.get_running_loop().time() + timeout
+            if not await wait_exit(pid, deadline):
+                kill_and_wait(pid)
+            self.reap()
         self.pid_file.unlink(missing_ok=True)
 
     def tail_log(self, lines: int = 15) -> str:
@@ -91,20 +86,3 @@ class ServiceProcess:
         except FileNotFoundError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with contextlib.suppress(ChildProcessError):
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return False
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
