@@ -33,8 +33,12 @@ setup_python() {
     [ -x .venv/bin/python ] || python3 -m venv .venv
     local stamp=.venv/.qserv-py-installed
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-        .venv/bin/python -m pip install -q --upgrade pip
-        .venv/bin/python -m pip install -q -e '.[test]'
+        echo "dev.sh: installing the package and its dependencies into .venv" >&2
+        if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+               .venv/bin/python -m pip install -q -e '.[test]'; } >.venv/pip.log 2>&1; then
+            cat .venv/pip.log >&2
+            exit 1
+        fi
         touch "$stamp"
     fi
 }
