@@ -57,6 +57,7 @@ case "${1:-}" in
         setup
         .venv/bin/ruff check qserv_py tests benchmarks
         .venv/bin/ruff format --check qserv_py tests benchmarks
+        .venv/bin/mypy qserv_py
         # SIGINT on timeout lets pytest run its finalizers, which stop the test clusters.
         exec timeout -s INT 1500 .venv/bin/pytest -q -p no:cacheprovider "$@"
         ;;

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncmy  # type: ignore[import-untyped]
+import asyncmy
 
 from qserv_py.cluster.config import HOST, ClusterConfig, WorkerConfig
 from qserv_py.cluster.mariadb import (

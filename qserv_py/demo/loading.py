@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import asyncmy  # type: ignore[import-untyped]
+import asyncmy
 
 from qserv_py.cluster.config import ClusterConfig
 from qserv_py.cluster.local import LocalCluster

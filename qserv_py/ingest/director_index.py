@@ -22,7 +22,8 @@ def _as_numpy(keys: pa.ChunkedArray | pa.Array | np.ndarray) -> np.ndarray:
         return keys
     if pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type):
         return np.asarray(keys.to_pylist(), dtype=object).astype(str)
-    return keys.to_numpy()
+    values: np.ndarray = keys.to_numpy()
+    return values
 
 
 @dataclass(frozen=True, slots=True)

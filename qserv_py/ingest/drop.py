@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import asyncmy  # type: ignore[import-untyped]
+import asyncmy
 
 from qserv_py.cluster.config import HOST, ClusterConfig
 from qserv_py.czar.metadata import catalog

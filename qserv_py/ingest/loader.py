@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncmy  # type: ignore[import-untyped]
-import asyncmy.errors  # type: ignore[import-untyped]
+import asyncmy
+import asyncmy.errors
 
 from qserv_py.cluster.config import HOST, ClusterConfig
 from qserv_py.csv_dialect import CsvDialect

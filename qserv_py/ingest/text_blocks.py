@@ -107,7 +107,8 @@ def _record_ends(data: bytes, escape: int, quote: int, separator: int) -> np.nda
         return newlines.astype(np.int64)
     escaped = {int(n) for n in suspicious if _escaped(buf, int(n), escape)}
     keep = np.array([int(n) not in escaped for n in newlines], dtype=bool)
-    return newlines[keep].astype(np.int64)
+    ends: np.ndarray = newlines[keep].astype(np.int64)
+    return ends
 
 
 def _escaped(buf: np.ndarray, pos: int, escape: int) -> bool:

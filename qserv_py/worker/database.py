@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncmy  # type: ignore[import-untyped]
-import asyncmy.errors  # type: ignore[import-untyped]
+import asyncmy
+import asyncmy.errors
 
 from qserv_py.rpc.errors import RpcError
 
@@ -71,7 +71,7 @@ class WorkerDatabase:
 
 def sql_error(exc: Exception) -> RpcError:
     """MariaDB error -> RPC error; the numeric code stays in the message for the caller."""
-    args = getattr(exc, "args", ())
+    args: tuple[object, ...] = tuple(getattr(exc, "args", ()))
     code = args[0] if args and isinstance(args[0], int) else 0
     message = args[1] if len(args) > 1 else str(exc)
     # 2002/2003/2006/2013: the server went away; another replica may succeed.
