@@ -56,11 +56,11 @@ def _config_for_up(args: argparse.Namespace) -> ClusterConfig:
 
 
 def connection_help(config: ClusterConfig) -> str:
-    worker = config.workers[0]
+    user = next(iter(config.users))
     return (
-        f"cluster in {config.data_dir}: czar db on port {config.czar_db_port},"
-        f" {len(config.workers)} workers ({worker.name}: MariaDB port {worker.mariadb_port},"
-        f" RPC port {worker.rpc_port})\n"
+        f"cluster in {config.data_dir}: {len(config.workers)} workers, czar on port"
+        f" {config.frontend_port}\n"
+        f"  connect: mysql -h 127.0.0.1 -P {config.frontend_port} -u {user} --skip-ssl\n"
         f"  status:  qserv-py status --data-dir {config.data_dir}\n"
         f"  stop:    qserv-py down --data-dir {config.data_dir}"
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncmy
+import pymysql
 
 from qserv_py.cluster.config import HOST, ClusterConfig, WorkerConfig
 from qserv_py.cluster.mariadb import (
@@ -73,11 +74,19 @@ class LocalCluster:
             self.config.run_dir,
         )
 
+    def czar_process(self) -> ServiceProcess:
+        return ServiceProcess(
+            "czar",
+            "qserv_py.czar",
+            ("--data-dir", str(self.config.data_dir), "--name", "czar"),
+            self.config.run_dir,
+        )
+
     async def up(self) -> None:
         """Start every component that is not running; on failure, stop what this call started."""
         find_mariadb_binaries().check()
         started_db: list[MariaDBServer] = []
-        started_workers: list[ServiceProcess] = []
+        started_services: list[ServiceProcess] = []
         try:
             template = self.config.mariadb_dir / "template"
             if not template.exists():
@@ -99,10 +108,17 @@ class LocalCluster:
                         log.info("removed stale pid file of %s", worker.name)
                     _check_port(worker.rpc_port, f"worker {worker.name} RPC")
                     process.spawn()
-                    started_workers.append(process)
+                    started_services.append(process)
             await asyncio.gather(*(self._wait_worker(w) for w in self.config.workers))
+            czar = self.czar_process()
+            if czar.running_pid() is None:
+                czar.clear_stale_pid_file()
+                _check_port(self.config.frontend_port, "the czar's MySQL front end")
+                czar.spawn()
+                started_services.append(czar)
+            await self._wait_czar()
         except BaseException:
-            for process in started_workers:
+            for process in reversed(started_services):
                 await process.stop()
             for server in started_db:
                 try:
@@ -112,6 +128,7 @@ class LocalCluster:
             raise
 
     async def down(self) -> None:
+        await self.czar_process().stop()
         for worker in self.config.workers:
             await self.worker_process(worker).stop()
         await asyncio.gather(*(server.stop() for server in self.mariadb_servers()))
@@ -138,6 +155,13 @@ class LocalCluster:
             statuses.append(
                 ComponentStatus(worker.name, "worker", pid, worker.rpc_port, healthy, detail)
             )
+        czar = self.czar_process()
+        pid = czar.running_pid()
+        healthy = pid is not None and await frontend_answers(self.config)
+        detail = "answers" if healthy else ("not running" if pid is None else "not answering")
+        statuses.append(
+            ComponentStatus("czar", "czar", pid, self.config.frontend_port, healthy, detail)
+        )
         return statuses
 
     async def worker_health(self, worker: WorkerConfig, timeout: float = 5.0) -> dict[str, object]:
@@ -184,6 +208,23 @@ class LocalCluster:
                 f"password={self.config.mariadb_password}\n"
             )
 
+    async def _wait_czar(self, timeout: float = 30.0) -> None:
+        process = self.czar_process()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await frontend_answers(self.config):
+            if process.running_pid() is None:
+                raise ClusterError(
+                    f"the czar exited during start; its log {process.log_file} ends with:\n"
+                    f"{process.tail_log()}"
+                )
+            if loop.time() > deadline:
+                raise ClusterError(
+                    f"the czar did not answer on port {self.config.frontend_port} within"
+                    f" {timeout:g} s; see {process.log_file}"
+                )
+            await asyncio.sleep(0.1)
+
     async def _ensure_czar_schema(self) -> None:
         conn = await asyncmy.connect(
             **self.mariadb(CZAR_DB).connect_args(self.config.mariadb_password), autocommit=True
@@ -204,3 +245,34 @@ def _check_port(port: int, what: str) -> None:
                 f"port {port} for {what} is in use by another process; stop it or choose other"
                 " ports with --base-port"
             ) from exc
+
+
+async def frontend_answers(config: ClusterConfig, timeout: float = 2.0) -> bool:
+    """True if the czar completes a MySQL login and answers ``SELECT 1``.
+
+    A full login (not just reading the greeting) so the czar's log sees an ordinary client.
+    """
+
+    def attempt() -> bool:
+        user, password = next(iter(config.users.items()))
+        try:
+            conn = pymysql.connect(
+                host=HOST,
+                port=config.frontend_port,
+                user=user,
+                password=password,
+                connect_timeout=timeout,
+                read_timeout=timeout,
+            )
+        except pymysql.err.MySQLError:
+            return False
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+                return bool(cur.fetchone() == (1,))
+        except pymysql.err.MySQLError:
+            return False
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(attempt)

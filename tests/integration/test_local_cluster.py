@@ -60,11 +60,12 @@ def test_status_reports_every_component(own_cluster: LocalCluster) -> None:
         ("worker-1", "mariadbd"),
         ("worker-0", "worker"),
         ("worker-1", "worker"),
+        ("czar", "czar"),
     ]
     assert all(s.healthy and s.pid for s in statuses)
     result = _cli("status", "--data-dir", str(own_cluster.config.data_dir))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("ok:") == 5
+    assert result.stdout.count("ok:") == 6
 
 
 def test_down_then_up_keeps_data(own_cluster: LocalCluster, tmp_path: Path) -> None:

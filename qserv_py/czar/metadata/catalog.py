@@ -36,6 +36,7 @@ class TableRecord:
     overlap: float
     unique_primary_key: bool
     description: str
+    row_count: int = 0
 
 
 async def fetchall(conn: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
@@ -71,21 +72,23 @@ async def get_tables(conn: Any, db: str) -> dict[str, TableRecord]:
     rows = await fetchall(
         conn,
         "SELECT db, name, kind, director_table, director_key, longitude_key, latitude_key,"
-        f" overlap, unique_primary_key, description FROM {META_DB}.`tables` WHERE db = %s",
+        f" overlap, unique_primary_key, description, row_count FROM {META_DB}.`tables`"
+        " WHERE db = %s",
         (db,),
     )
     return {
         str(r[1]): TableRecord(
-            str(r[0]),
-            str(r[1]),
-            str(r[2]),
-            str(r[3]),
-            str(r[4]),
-            str(r[5]),
-            str(r[6]),
-            float(r[7]),
-            bool(r[8]),
-            str(r[9]),
+            db=str(r[0]),
+            name=str(r[1]),
+            kind=str(r[2]),
+            director_table=str(r[3]),
+            director_key=str(r[4]),
+            longitude_key=str(r[5]),
+            latitude_key=str(r[6]),
+            overlap=float(r[7]),
+            unique_primary_key=bool(r[8]),
+            description=str(r[9]),
+            row_count=int(r[10]),
         )
         for r in rows
     }
