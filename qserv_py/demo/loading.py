@@ -59,8 +59,11 @@ async def load_demo(
         say(f"demo catalog loaded in {report.seconds:.1f} s")
     options = LocalCluster(config).client_options_file(config.workers[0].name)
     say(
-        "the czar's SQL front end (port 4040) is the next milestone; meanwhile, look at the chunk"
-        f" tables on a worker:\n  mariadb --defaults-extra-file={options}"
+        f"connect to the czar: mysql -h 127.0.0.1 -P {config.frontend_port} -u"
+        f" {next(iter(config.users))} --skip-ssl {database.name}\n"
+        "  (this version answers SHOW, DESCRIBE and information_schema; queries on tables are"
+        " the next milestone)\n"
+        f"look at the chunk tables on a worker: mariadb --defaults-extra-file={options}"
         f" -e 'SHOW TABLES FROM {database.name}'"
     )
     return demo
