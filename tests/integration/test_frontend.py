@@ -132,3 +132,45 @@ def test_tables_stay_readable_after_a_new_ingest(
     asyncio.run(ingest(cluster.config, read_database(files["database"]), tables))
     conn.select_db("fresh_after_start")
     assert _all(conn, "SHOW TABLES") == [("Obj",)]
+
+
+def test_mysql_connector_python(cluster: LocalCluster, frontdb: str) -> None:
+    import mysql.connector
+
+    conn = mysql.connector.connect(
+        host="127.0.0.1",
+        port=cluster.config.frontend_port,
+        user="qsmaster",
+        password="",
+        database=frontdb,
+        ssl_disabled=True,
+    )
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT 1 + 1 AS two")
+        assert cur.fetchall() == [(2,)]
+        cur.execute("SHOW TABLES")
+        assert sorted(r[0] for r in cur.fetchall()) == ["Obj", "Src"]
+    finally:
+        conn.close()
+
+
+def test_sqlalchemy_and_pandas(cluster: LocalCluster, frontdb: str) -> None:
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(
+        f"mysql+pymysql://qsmaster@127.0.0.1:{cluster.config.frontend_port}/{frontdb}"
+    )
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 42")).scalar() == 42
+            inspector = sa.inspect(conn)
+            assert frontdb in inspector.get_schema_names()
+            assert sorted(inspector.get_table_names()) == ["Obj", "Src"]
+            names = [c["name"] for c in inspector.get_columns("Obj")]
+            assert names[:4] == ["objectId", "ra", "decl", "mag"]
+        frame = pd.read_sql("SELECT 3 AS n, 'x' AS s", engine)
+        assert frame.to_dict("records") == [{"n": 3, "s": "x"}]
+    finally:
+        engine.dispose()

@@ -13,10 +13,13 @@ import sqlglot.errors
 from mysql_mimic import ResultSet, Session
 from mysql_mimic.connection import Connection
 from mysql_mimic.schema import Column, InfoSchema
+from mysql_mimic.session import Query
+from mysql_mimic.variables import SYSTEM_VARIABLES, GlobalVariables, SessionVariables
 from sqlglot import exp
 
 from qserv_py import __version__
 from qserv_py.czar.frontend.errors import mysql_error
+from qserv_py.czar.frontend.show_create import show_create_table
 from qserv_py.czar.frontend.streaming import enable_streaming
 from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot
 
@@ -31,11 +34,10 @@ class QueryEngine(Protocol):
 
 class CzarSession(Session):
     def __init__(self, catalog: CatalogCache, engine: QueryEngine) -> None:
-        super().__init__()
+        super().__init__(SessionVariables(GlobalVariables(system_variables())))
         self._catalog = catalog
         self._engine = engine
-        self.variables.set("version", SERVER_VERSION, force=True)
-        self.variables.set("version_comment", "qserv-py", force=True)
+        self.middlewares.insert(0, self._show_create_middleware)
 
     async def init(self, connection: Connection) -> None:
         await super().init(connection)
@@ -67,8 +69,34 @@ class CzarSession(Session):
                 f" your MariaDB server version for the right syntax to use{where}",
             ) from exc
 
+    async def _show_create_middleware(self, q: Query) -> Any:
+        expression = q.expression
+        if isinstance(expression, exp.Show) and expression.name.upper() == "CREATE TABLE":
+            target = expression.args.get("target")
+            db = expression.args.get("db")
+            database = db.name if db is not None else self.database
+            return show_create_table(
+                await self._catalog.get(max_age=0), database, target.name if target else ""
+            )
+        return await q.next()
+
     async def query(self, expression: exp.Expression, sql: str, attrs: dict[str, Any]) -> Any:
         return await self._engine.execute(expression, sql, self.database)
+
+
+def system_variables() -> dict[str, Any]:
+    """mysql-mimic's variables, with the values MariaDB clients expect from a MariaDB server.
+
+    SQLAlchemy reads ``@@tx_isolation`` from MariaDB servers; mysql-mimic does not know it.
+    """
+    return {
+        **SYSTEM_VARIABLES,
+        "version": (str, SERVER_VERSION, False),
+        "version_comment": (str, "qserv-py", False),
+        "transaction_isolation": (str, "REPEATABLE-READ", True),
+        "tx_isolation": (str, "REPEATABLE-READ", True),
+        "default_storage_engine": (str, "MyISAM", True),
+    }
 
 
 def info_schema(snapshot: CatalogSnapshot) -> InfoSchema:
