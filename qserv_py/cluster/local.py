@@ -30,6 +30,7 @@ from qserv_py.cluster.mariadb import (
 )
 from qserv_py.cluster.processes import ServiceProcess
 from qserv_py.czar.metadata.catalog import ensure_schema
+from qserv_py.czar.metadata.schema import query_user_statements
 from qserv_py.rpc.client import RpcChannel
 from qserv_py.rpc.errors import RpcError
 
@@ -231,6 +232,9 @@ class LocalCluster:
         )
         try:
             await ensure_schema(conn)
+            async with conn.cursor() as cur:
+                for statement in query_user_statements(self.config.mariadb_password):
+                    await cur.execute(statement)
         finally:
             conn.close()
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from mysql_mimic import ResultSet
 from sqlglot import exp
 
-from qserv_py.cluster.config import ClusterConfig
+from qserv_py.cluster.config import HOST, ClusterConfig
+from qserv_py.czar.czar_db_results import CzarDbQueries
 from qserv_py.czar.frontend.errors import mysql_error
+from qserv_py.czar.metadata.schema import QUERY_USER, RESULT_DB
 from qserv_py.czar.metadata.snapshot import CatalogCache
 
 READ_ONLY = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.TruncateTable)
@@ -20,12 +22,24 @@ class QueryEngine:
     def __init__(self, config: ClusterConfig, catalog: CatalogCache) -> None:
         self._config = config
         self._catalog = catalog
+        self._czar_db = CzarDbQueries(
+            {
+                "host": HOST,
+                "port": config.czar_db_port,
+                "user": QUERY_USER,
+                "password": config.mariadb_password,
+                "database": RESULT_DB,
+            }
+        )
 
     async def start(self) -> None:
-        return None
+        await self._czar_db.open()
 
     async def close(self) -> None:
-        return None
+        await self._czar_db.close()
+
+    async def evaluate(self, sql: str) -> ResultSet:
+        return await self._czar_db.stream(sql)
 
     async def execute(
         self, expression: exp.Expression, sql: str, database: str | None

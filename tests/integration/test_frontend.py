@@ -174,3 +174,25 @@ def test_sqlalchemy_and_pandas(cluster: LocalCluster, frontdb: str) -> None:
         assert frame.to_dict("records") == [{"n": 3, "s": "x"}]
     finally:
         engine.dispose()
+
+
+def test_select_without_from_is_evaluated_by_mariadb(
+    conn: pymysql.connections.Connection[Any], oracle: Any
+) -> None:
+    sql = "SELECT 1+1, 1/3, 0.1+0.2, CAST(3.14159265 AS FLOAT) AS f, NULL AS n, POW(2, 0.5)"
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        names = [d[0] for d in cur.description]
+        got = cur.fetchall()
+    reference = oracle.connect()
+    try:
+        with reference.cursor() as cur:
+            cur.execute(sql)
+            assert names == [d[0] for d in cur.description]
+            assert got == cur.fetchall()
+    finally:
+        reference.close()
+
+
+def test_select_without_from_cannot_read_files(conn: pymysql.connections.Connection[Any]) -> None:
+    assert _all(conn, "SELECT LOAD_FILE('/etc/passwd')") == [(None,)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import sqlglot
 import sqlglot.errors
 from mysql_mimic import ResultSet, Session
 from mysql_mimic.connection import Connection
@@ -24,12 +25,18 @@ from qserv_py.czar.frontend.streaming import enable_streaming
 from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot
 
 SERVER_VERSION = f"10.11.19-MariaDB-qserv-py-{__version__}"
+# Anything but these makes a SELECT more than an expression list (FROM, INTO, WHERE, ...).
+_BEYOND_CONSTANT_SELECT = frozenset(exp.Select.arg_types) - {"expressions", "limit", "hint"}
 
 
 class QueryEngine(Protocol):
     async def execute(
         self, expression: exp.Expression, sql: str, database: str | None
     ) -> ResultSet: ...
+
+    async def evaluate(self, sql: str) -> ResultSet:
+        """Run a SELECT without FROM on MariaDB itself (exact values, types and headers)."""
+        ...
 
 
 class CzarSession(Session):
@@ -38,6 +45,8 @@ class CzarSession(Session):
         self._catalog = catalog
         self._engine = engine
         self.middlewares.insert(0, self._show_create_middleware)
+        static = self.middlewares.index(self._static_query_middleware)
+        self.middlewares.insert(static, self._evaluate_middleware)
 
     async def init(self, connection: Connection) -> None:
         await super().init(connection)
@@ -69,6 +78,22 @@ class CzarSession(Session):
                 f" your MariaDB server version for the right syntax to use{where}",
             ) from exc
 
+    async def _evaluate_middleware(self, q: Query) -> Any:
+        """SELECT without FROM goes to MariaDB when the client's text can be sent verbatim.
+
+        mysql-mimic evaluates such SELECTs in Python (sqlglot's executor: other values for
+        ``1/3``, headers like ``_col_0``). When an earlier middleware replaced session functions
+        (``DATABASE()``, ``@@version``) the text no longer matches the tree and mimic answers.
+        """
+        expression = q.expression
+        if (
+            isinstance(expression, exp.Select)
+            and not any(expression.args.get(arg) for arg in _BEYOND_CONSTANT_SELECT)
+            and _single_statement(q.sql) == expression
+        ):
+            return await self._engine.evaluate(q.sql)
+        return await q.next()
+
     async def _show_create_middleware(self, q: Query) -> Any:
         expression = q.expression
         if isinstance(expression, exp.Show) and expression.name.upper() == "CREATE TABLE":
@@ -82,6 +107,16 @@ class CzarSession(Session):
 
     async def query(self, expression: exp.Expression, sql: str, attrs: dict[str, Any]) -> Any:
         return await self._engine.execute(expression, sql, self.database)
+
+
+def _single_statement(sql: str) -> exp.Expression | None:
+    try:
+        statements = [e for e in sqlglot.parse(sql, read="mysql") if e is not None]
+    except sqlglot.errors.ParseError:
+        return None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Expression):
+        return None
+    return statements[0]
 
 
 def system_variables() -> dict[str, Any]:

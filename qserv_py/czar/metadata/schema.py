@@ -7,10 +7,15 @@ The director index of table ``T`` in database ``D`` is ``qservMeta.D__T`` with c
 
 from __future__ import annotations
 
+from qserv_py.sql import quote_string
+
 META_DB = "qservMeta"
+RESULT_DB = "qservResult"  # merge and result tables of user queries
+QUERY_USER = "qserv_query"  # what user SQL runs as on the czar db: no FILE, no other database
 
 STATEMENTS: tuple[str, ...] = (
     f"CREATE DATABASE IF NOT EXISTS {META_DB}",
+    f"CREATE DATABASE IF NOT EXISTS {RESULT_DB}",
     f"""CREATE TABLE IF NOT EXISTS {META_DB}.`databases` (
         name VARCHAR(64) NOT NULL PRIMARY KEY,
         num_stripes INT NOT NULL,
@@ -59,6 +64,22 @@ STATEMENTS: tuple[str, ...] = (
         error TEXT NULL
     ) ENGINE=InnoDB""",
 )
+
+
+def query_user_statements(password: str) -> tuple[str, ...]:
+    """The restricted account the czar runs user SQL with (merge statements, SELECT w/o FROM).
+
+    Only the result database: no FILE privilege (so no LOAD_FILE / INTO OUTFILE), no access to
+    the catalog or the mysql database.
+    """
+    quoted = quote_string(password)
+    account = f"'{QUERY_USER}'@'127.0.0.1'"
+    return (
+        f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {quoted}",
+        f"ALTER USER {account} IDENTIFIED BY {quoted}",
+        f"GRANT SELECT, INSERT, CREATE, DROP, INDEX, ALTER, CREATE TEMPORARY TABLES"
+        f" ON {RESULT_DB}.* TO {account}",
+    )
 
 
 def director_index_table(database: str, table: str) -> str:
