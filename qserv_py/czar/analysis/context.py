@@ -1,0 +1,113 @@
+"""``PlanContext``: what the passes learn about one query and hand to later passes.
+
+Like Qserv's ``QueryContext``: one per ``analyse()`` call, created there, passed explicitly to
+every pass, never shared between queries. Passes record facts (the tables, the restrictors,
+the result names) here instead of in the AST, and check here that the passes they rely on have
+run (``require``), so a reordered ``PASSES`` fails loudly instead of producing wrong SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import lsst.sphgeom
+from sqlglot import exp
+
+from qserv_py.czar.analysis.catalog_view import CatalogView, TableInfo
+from qserv_py.czar.analysis.errors import AnalysisBug
+from qserv_py.czar.analysis.plan import Scope
+
+if TYPE_CHECKING:
+    from qserv_py.czar.analysis.merge_columns import MergeColumns
+
+__all__ = [
+    "AreaRestriction",
+    "DirectorRestriction",
+    "PlanContext",
+    "Statements",
+    "TableRef",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TableRef:
+    """One table of the FROM clause: the alias every column of it is qualified with."""
+
+    alias: str
+    table: TableInfo
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRestriction:
+    """A region the rows must lie in, from ``qserv_areaspec_*`` or a ``scisql_s2PtIn*`` term."""
+
+    kind: str
+    """``box``, ``circle``, ``ellipse`` or ``poly`` (``qserv_py.sphgeom.regions`` names)."""
+    args: tuple[float, ...]
+    region: lsst.sphgeom.Region
+    source: Literal["areaspec", "scisql"]
+
+
+@dataclass(frozen=True, slots=True)
+class DirectorRestriction:
+    """The director keys rows must have: ``key IN (values)`` against the director index."""
+
+    db: str
+    director_table: str
+    key_column: str
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The physical phase's work: the per-chunk statement, and the merge when there is one."""
+
+    parallel: exp.Select
+    items: tuple[exp.Expr, ...]
+    """The user's select items at the end of the logical phase (aliases removed)."""
+    merge: exp.Select | None = None
+    columns: MergeColumns | None = None
+    """The per-chunk columns the merge reads, once a pass has built a merge."""
+
+
+@dataclass(slots=True)
+class PlanContext:
+    view: CatalogView
+    default_db: str | None
+    sql: str
+    item_texts: tuple[str, ...] = ()
+    """The text of each select item as the user wrote it (MariaDB names columns by it)."""
+    tables: tuple[TableRef, ...] = ()
+    result_columns: tuple[str, ...] = ()
+    scope: Scope = "chunked"
+    areas: list[AreaRestriction] = field(default_factory=list)
+    director: DirectorRestriction | None = None
+    limit: int | None = None
+    offset: int = 0
+    done: list[str] = field(default_factory=list)
+    """Names of the passes run so far, in order (the pipeline appends)."""
+    _counter: int = 0
+
+    def next_alias(self, kind: str) -> str:
+        """``QS<n>_<KIND>``: Qserv's generated column names, numbered per query from 1."""
+        self._counter += 1
+        return f"QS{self._counter}_{kind}"
+
+    def require(self, *passes: str) -> None:
+        """Raise ``AnalysisBug`` unless each of ``passes`` has already run."""
+        missing = [p for p in passes if p not in self.done]
+        if missing:
+            raise AnalysisBug(
+                f"query analysis ran out of order: {', '.join(missing)} must run first"
+                f" (ran: {', '.join(self.done) or 'nothing'})"
+            )
+
+    def partitioned(self) -> tuple[TableRef, ...]:
+        return tuple(ref for ref in self.tables if ref.table.is_partitioned)
+
+    def ref(self, alias: str) -> TableRef:
+        for ref in self.tables:
+            if ref.alias == alias:
+                return ref
+        raise AnalysisBug(f"no table with alias {alias!r} in the FROM clause")

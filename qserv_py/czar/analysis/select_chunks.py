@@ -1,0 +1,66 @@
+"""select_chunks: the plan's chunk selection, from the restrictors the logical passes found.
+
+Qserv's ``UserQuerySelect::_setupChunking`` / ``IndexMap::getChunks`` (reference/
+qserv-behaviour.md 1.3, sphgeom-and-scisql.md 5), run in the final phase once the plan exists:
+
+- regular tables only: ``SingleRun`` (Qserv's dummy chunk);
+- each area restriction gives the chunks ``RegionIndex.sub_chunks_intersecting`` lists (a
+  chunk counts when one of its sub-chunks may meet the region, as in Qserv). Rows must lie
+  in every area, so the lists are intersected; Qserv concatenates them, which is only
+  looser. The result is intersected with the chunks that hold rows;
+- director keys: a ``DirectorLookup`` for dispatch, carrying the area's chunks (if any) to
+  intersect with what the index returns;
+- areas only: ``ChunkList``; nothing: ``AllChunks``, every chunk that holds rows.
+
+Example (``examples.py`` catalog; the circle touches one chunk):
+
+>>> from qserv_py.czar.analysis.examples import show, show_plan
+>>> show_plan("SELECT COUNT(*) FROM Object WHERE qserv_areaspec_circle(62, -37, 0.05)")
+chunk: SELECT COUNT(*) AS `QS1_COUNT` FROM `demo_dp02`.`Object_%CC%` AS `Object`
+    WHERE scisql_s2PtInCircle(`Object`.`coord_ra`, `Object`.`coord_dec`, 62, -37, 0.05) = 1
+merge: SELECT CAST(COALESCE(SUM(`QS1_COUNT`), 0) AS SIGNED) AS `COUNT(*)` FROM `%RR%`
+columns: COUNT(*)
+chunks: [4273] of demo_dp02
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from qserv_py.czar.analysis.context import PlanContext
+from qserv_py.czar.analysis.plan import (
+    AllChunks,
+    ChunkList,
+    ChunkSelection,
+    DirectorLookup,
+    QueryPlan,
+    SingleRun,
+)
+
+__all__ = ["select_chunks"]
+
+
+def select_chunks(plan: QueryPlan, ctx: PlanContext) -> QueryPlan:
+    ctx.require("restrict_area", "infer_area", "restrict_director")
+    return dataclasses.replace(plan, chunks=_selection(ctx))
+
+
+def _selection(ctx: PlanContext) -> ChunkSelection:
+    partitioned = ctx.partitioned()
+    if ctx.scope == "single" or not partitioned:
+        return SingleRun(tuple(sorted({ref.table.db for ref in ctx.tables})))
+    db = partitioned[0].table.db
+    populated = ctx.view.database(db).chunks
+    area: tuple[int, ...] | None = None
+    if ctx.areas:
+        index = ctx.view.region_index(db)
+        chosen = set(populated)
+        for restriction in ctx.areas:
+            chosen &= set(index.sub_chunks_intersecting(restriction.region))
+        area = tuple(sorted(chosen))
+    if ctx.director is not None:
+        d = ctx.director
+        return DirectorLookup(d.db, d.director_table, d.key_column, d.values, area)
+    if area is not None:
+        return ChunkList(db, area)
+    return AllChunks(db, populated)
