@@ -10,8 +10,11 @@ import pytest
 
 from qserv_py.cluster.local import LocalCluster
 from qserv_py.cluster.mariadb import MariaDBServer, create_template
+from qserv_py.demo.catalog import DemoCatalog
+from qserv_py.demo.loading import load_demo
+from qserv_py.ingest.description import read_database
 from tests.cluster_support import free_base_port, new_cluster
-from tests.oracle import Oracle
+from tests.oracle import Oracle, schema_from_ingest_json
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +51,24 @@ def oracle(session_dir: Path, cluster: LocalCluster) -> Iterator[Oracle]:
         yield Oracle(server, password)
     finally:
         asyncio.run(server.stop())
+
+
+DEMO_OBJECTS = 3000
+Demo = tuple[DemoCatalog, list[str]]
+
+
+@pytest.fixture(scope="session")
+def demo_loaded(
+    cluster: LocalCluster, oracle: Oracle, tmp_path_factory: pytest.TempPathFactory
+) -> Demo:
+    """The demo catalog (small) in the cluster and, unpartitioned, in the oracle."""
+    messages: list[str] = []
+    catalog = asyncio.run(load_demo(cluster.config, DEMO_OBJECTS, 7, 1, messages.append))
+    scratch = tmp_path_factory.mktemp("demo-oracle")
+    database = read_database(catalog.database_json).name
+    for table in catalog.tables:
+        name, create = schema_from_ingest_json(table.description_json)
+        oracle.load_table(
+            database, create, name, table.data_files[0], table.description_json, scratch
+        )
+    return catalog, messages

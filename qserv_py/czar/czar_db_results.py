@@ -15,39 +15,16 @@ import asyncmy
 import asyncmy.errors
 from asyncmy.cursors import SSCursor
 from mysql_mimic import ResultColumn, ResultSet
-from mysql_mimic.charset import CharacterSet
-from mysql_mimic.types import ColumnType
 
+from qserv_py.czar.frontend.columns import result_column
 from qserv_py.czar.frontend.errors import mysql_error
 from qserv_py.czar.frontend.streaming import RowBatches
 
 BATCH_ROWS = 2000
 
 
-def _verbatim(_column: ResultColumn, value: Any) -> bytes:
-    return value if isinstance(value, bytes) else str(value).encode()
-
-
 def _columns(fields: Sequence[Any]) -> list[ResultColumn]:
-    columns = []
-    for field in fields:
-        try:
-            charset = CharacterSet(field.charsetnr)
-        except ValueError:
-            charset = CharacterSet.utf8mb4
-        try:
-            column_type = ColumnType(field.type_code)
-        except ValueError:
-            column_type = ColumnType.STRING
-        columns.append(
-            ResultColumn(
-                name=field.name,
-                type=column_type,
-                character_set=charset,
-                text_encoder=_verbatim,
-            )
-        )
-    return columns
+    return [result_column(f.name, f.type_code, f.charsetnr) for f in fields]
 
 
 class CzarDbQueries:

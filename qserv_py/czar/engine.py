@@ -1,21 +1,83 @@
-"""The czar's query engine: analysis, dispatch to workers, merge, results to the front end.
+"""The czar's query engine: analysis, chunk selection, dispatch, merge, results to the client.
 
-This version answers only what the front end cannot: it refuses queries on tables with a
-clear error until the query path (analysis, dispatch, merge) lands.
+1. ``analyse`` turns the SELECT into a ``QueryPlan`` against a catalog snapshot.
+2. The chunk set is resolved: all chunks with rows, the area's chunks, or the chunks the
+   director index names for the keys given (a lookup in the czar db).
+3. Without a merge, rows stream to the client as the chunks deliver them, and a LIMIT without
+   ORDER BY stops dispatch once enough rows went out. With a merge, every chunk's rows go into a
+   result table in the czar db, and the merge statement streams from MariaDB to the client.
 """
 
 from __future__ import annotations
 
-from mysql_mimic import ResultSet
+import itertools
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any
+
+import asyncmy
+import asyncmy.errors
+import sqlglot
+from mysql_mimic import ResultColumn, ResultSet
 from sqlglot import exp
 
 from qserv_py.cluster.config import HOST, ClusterConfig
+from qserv_py.czar.analysis import (
+    AllChunks,
+    AnalysisFailure,
+    CatalogView,
+    ChunkList,
+    DirectorLookup,
+    QueryPlan,
+    SingleRun,
+    analyse,
+)
+from qserv_py.czar.analysis.plan import DUMMY_CHUNK
 from qserv_py.czar.czar_db_results import CzarDbQueries
+from qserv_py.czar.dispatch import ChunkBatch, DispatchError, run_chunks
+from qserv_py.czar.frontend.columns import result_column
 from qserv_py.czar.frontend.errors import mysql_error
-from qserv_py.czar.metadata.schema import QUERY_USER, RESULT_DB
-from qserv_py.czar.metadata.snapshot import CatalogCache
+from qserv_py.czar.frontend.streaming import RowBatches
+from qserv_py.czar.metadata.schema import META_DB, QUERY_USER, RESULT_DB, director_index_table
+from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot
+from qserv_py.czar.result_table import create_statement, insert_statement
+from qserv_py.czar.workers import WorkerChannels
+from qserv_py.ingest.loader import czar_db_args
+from qserv_py.results.codec import Schema
+from qserv_py.sql import qualified, quote_ident
 
+log = logging.getLogger(__name__)
 READ_ONLY = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.TruncateTable)
+CHUNK_TIMEOUT = 3600.0
+INSERT_BATCH = 5000
+
+
+def catalog_view(snapshot: CatalogSnapshot) -> CatalogView:
+    databases = [
+        {
+            "name": db.name,
+            "num_stripes": db.num_stripes,
+            "num_sub_stripes": db.num_sub_stripes,
+            "overlap": db.overlap,
+            "chunks": db.chunks,
+        }
+        for db in snapshot.databases.values()
+    ]
+    tables = [
+        {
+            "db": t.db,
+            "name": t.name,
+            "kind": t.kind,
+            "columns": [[c.name, c.definition] for c in t.columns],
+            "director_table": t.director_table,
+            "director_key": t.director_key,
+            "longitude_key": t.longitude_key,
+            "latitude_key": t.latitude_key,
+        }
+        for db in snapshot.databases.values()
+        for t in db.tables.values()
+    ]
+    return CatalogView.from_dicts(databases, tables)
 
 
 class QueryEngine:
@@ -31,12 +93,25 @@ class QueryEngine:
                 "database": RESULT_DB,
             }
         )
+        self._channels = WorkerChannels(config)
+        self._meta: Any = None
+        self._query_ids = itertools.count(1)
+        self._collations: dict[int, str] = {}
 
     async def start(self) -> None:
         await self._czar_db.open()
+        self._meta = await asyncmy.create_pool(minsize=1, maxsize=8, **czar_db_args(self._config))
+        async with self._meta.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("SELECT ID, COLLATION_NAME FROM information_schema.COLLATIONS")
+            rows = await cur.fetchall()
+            self._collations = {int(i): str(n) for i, n in rows if i is not None}
 
     async def close(self) -> None:
+        await self._channels.close()
         await self._czar_db.close()
+        if self._meta is not None:
+            self._meta.close()
+            await self._meta.wait_closed()
 
     async def evaluate(self, sql: str) -> ResultSet:
         return await self._czar_db.stream(sql)
@@ -50,8 +125,169 @@ class QueryEngine:
                 "qserv-py is read-only for users: INSERT, UPDATE, DELETE and DDL are refused;"
                 " load data with `qserv-py ingest`",
             )
-        raise mysql_error(
-            1235,
-            "queries on tables are not supported by this version of qserv-py yet;"
-            " SHOW, DESCRIBE, information_schema and SELECT without FROM work",
-        )
+        snapshot = await self._catalog.get()
+        text = sql if _same_statement(sql, expression) else expression.sql(dialect="mysql")
+        result = analyse(text, catalog_view(snapshot), database)
+        if isinstance(result, AnalysisFailure):
+            raise mysql_error(result.mysql_code, result.message)
+        plan = result
+        query_id = next(self._query_ids)
+        chunks, replicas = await self._chunks(plan, snapshot)
+        log.info("query %d: %d chunks, merge=%s: %s", query_id, len(chunks), plan.needs_merge, text)
+        if plan.needs_merge:
+            return await self._merge(query_id, plan, chunks, replicas)
+        return await self._stream(query_id, plan, chunks, replicas)
+
+    async def _chunks(
+        self, plan: QueryPlan, snapshot: CatalogSnapshot
+    ) -> tuple[list[int], dict[int, tuple[str, ...]]]:
+        selection = plan.chunks
+        if isinstance(selection, SingleRun):
+            everyone = tuple(self._channels.workers)
+            return [DUMMY_CHUNK], {DUMMY_CHUNK: everyone}
+        db = snapshot.databases[selection.database]
+        if isinstance(selection, AllChunks | ChunkList):
+            chunks = list(selection.chunk_ids)
+        else:
+            chunks = await self._director_chunks(selection, db.chunks)
+        return chunks, dict(db.replicas)
+
+    async def _director_chunks(self, lookup: DirectorLookup, with_rows: Sequence[int]) -> list[int]:
+        if not lookup.values:
+            return []
+        table = qualified(META_DB, director_index_table(lookup.database, lookup.director_table))
+        marks = ", ".join(["%s"] * len(lookup.values))
+        async with self._meta.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(
+                f"SELECT DISTINCT chunkId FROM {table} WHERE {quote_ident(lookup.key_column)}"
+                f" IN ({marks})",
+                tuple(lookup.values),
+            )
+            found = {int(r[0]) for r in await cur.fetchall()}
+        allowed = set(with_rows) if lookup.within is None else set(lookup.within)
+        return sorted(found & allowed)
+
+    async def _stream(
+        self,
+        query_id: int,
+        plan: QueryPlan,
+        chunks: list[int],
+        replicas: dict[int, tuple[str, ...]],
+    ) -> ResultSet:
+        if not chunks:  # nothing can match; the dummy chunk still gives the columns
+            chunks, replicas = [DUMMY_CHUNK], {DUMMY_CHUNK: tuple(self._channels.workers)}
+        batches = run_chunks(self._channels, query_id, chunks, plan.render, replicas, CHUNK_TIMEOUT)
+        try:
+            first = await anext(batches)
+        except DispatchError as exc:
+            raise _query_error(exc) from exc
+        except StopAsyncIteration:
+            raise mysql_error(1105, "no result from any chunk") from None
+        columns = _result_columns(first.schema, plan.result_columns)
+        return ResultSet(RowBatches(_limited(first, batches, plan)), columns)
+
+    async def _merge(
+        self,
+        query_id: int,
+        plan: QueryPlan,
+        chunks: list[int],
+        replicas: dict[int, tuple[str, ...]],
+    ) -> ResultSet:
+        if not chunks:
+            chunks, replicas = [DUMMY_CHUNK], {DUMMY_CHUNK: tuple(self._channels.workers)}
+        table = f"r_{self._config.czar_db_port}_{query_id}"
+        created = False
+        try:
+            async with self._meta.acquire() as conn, conn.cursor() as cur:
+                async for batch in run_chunks(
+                    self._channels, query_id, chunks, plan.render, replicas, CHUNK_TIMEOUT
+                ):
+                    if not created:
+                        await cur.execute(
+                            create_statement(RESULT_DB, table, batch.schema, self._collations)
+                        )
+                        created = True
+                    if batch.rows:
+                        sql = insert_statement(RESULT_DB, table, batch.schema)
+                        for start in range(0, len(batch.rows), INSERT_BATCH):
+                            await cur.executemany(sql, batch.rows[start : start + INSERT_BATCH])
+            result = await self._czar_db.stream(plan.render_merge(RESULT_DB, table))
+        except DispatchError as exc:
+            await self._drop(table)
+            raise _query_error(exc) from exc
+        except BaseException:
+            await self._drop(table)
+            raise
+        return ResultSet(RowBatches(_then_drop(result.rows.batches, self, table)), result.columns)
+
+    async def _drop(self, table: str) -> None:
+        try:
+            async with self._meta.acquire() as conn, conn.cursor() as cur:
+                await cur.execute(f"DROP TABLE IF EXISTS {qualified(RESULT_DB, table)}")
+        except asyncmy.errors.MySQLError as exc:
+            log.warning("could not drop result table %s: %s", table, exc)
+
+
+async def _then_drop(
+    batches: AsyncIterator[Sequence[Sequence[Any]]], engine: QueryEngine, table: str
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    try:
+        async for batch in batches:
+            yield batch
+    finally:
+        await engine._drop(table)
+
+
+async def _limited(
+    first: ChunkBatch, rest: AsyncGenerator[ChunkBatch, None], plan: QueryPlan
+) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Rows of every chunk; with LIMIT (and no ORDER BY) stop once enough have gone out."""
+    skip = plan.offset
+    remaining = plan.limit
+    try:
+        batch: ChunkBatch | None = first
+        while batch is not None:
+            rows: Sequence[Sequence[Any]] = batch.rows
+            if skip:
+                taken = min(skip, len(rows))
+                rows, skip = rows[taken:], skip - taken
+            if remaining is not None:
+                rows = rows[:remaining]
+                remaining -= len(rows)
+            if rows:
+                yield rows
+            if remaining == 0:
+                return
+            try:
+                batch = await anext(rest)
+            except StopAsyncIteration:
+                batch = None
+            except DispatchError as exc:
+                raise _query_error(exc) from exc
+    finally:
+        await rest.aclose()  # cancels chunks still running
+
+
+def _result_columns(schema: Schema, names: Sequence[str]) -> list[ResultColumn]:
+    use_names = len(names) == len(schema.columns)
+    return [
+        result_column(names[i] if use_names else c.name, c.type_code, c.charset)
+        for i, c in enumerate(schema.columns)
+    ]
+
+
+def _query_error(exc: DispatchError) -> Exception:
+    code = exc.error.details.get("mariadb_code")
+    if isinstance(code, int) and code:
+        return mysql_error(code, f"{exc.error.message} (in chunk {exc.chunk_id})")
+    return mysql_error(
+        1105, f"query failed on chunk {exc.chunk_id}: {exc.error.message}; no replica could run it"
+    )
+
+
+def _same_statement(sql: str, expression: exp.Expression) -> bool:
+    try:
+        statements = [e for e in sqlglot.parse(sql, read="mysql") if e is not None]
+    except sqlglot.errors.ParseError:
+        return False
+    return len(statements) == 1 and statements[0] == expression

@@ -12,6 +12,7 @@ from typing import Any
 import asyncmy
 
 from qserv_py.cluster.config import HOST, ClusterConfig
+from qserv_py.czar.analysis.plan import DUMMY_CHUNK
 from qserv_py.czar.metadata import catalog
 from qserv_py.czar.metadata.schema import META_DB, director_index_table
 from qserv_py.ingest.errors import IngestError
@@ -41,11 +42,13 @@ async def drop(config: ClusterConfig, database: str, table: str | None = None) -
             record = tables[name]
             if record.kind == "regular":
                 worker_tables.append(name)
-            for t, c in chunk_rows:
-                if t == name:
-                    worker_tables.append(chunk_table(name, int(c)))
-                    if record.kind == "director":
-                        worker_tables.append(overlap_table(name, int(c)))
+            chunks = [int(c) for t, c in chunk_rows if t == name]
+            if record.kind != "regular":
+                chunks.append(DUMMY_CHUNK)
+            for chunk in chunks:
+                worker_tables.append(chunk_table(name, chunk))
+                if record.kind == "director":
+                    worker_tables.append(overlap_table(name, chunk))
         await _forget(conn, database, names, whole=table is None)
         for name in names:
             if tables[name].kind == "director":

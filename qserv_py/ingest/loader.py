@@ -27,6 +27,7 @@ import asyncmy.errors
 
 from qserv_py.cluster.config import HOST, ClusterConfig
 from qserv_py.csv_dialect import CsvDialect
+from qserv_py.czar.analysis.plan import DUMMY_CHUNK
 from qserv_py.czar.metadata import catalog
 from qserv_py.czar.metadata.schema import META_DB, director_index_table
 from qserv_py.ingest.description import DatabaseDescription, TableDescription, parse_table
@@ -391,6 +392,7 @@ class _IngestRun:
         for item in self._tables:
             table = item.description
             if table.is_partitioned:
+                await self._create_dummy_chunk(table)
                 counts = self._chunk_rows[table.name]
                 missing = sorted(everything - counts.keys())
                 if missing:
@@ -408,6 +410,17 @@ class _IngestRun:
             if missing:
                 await self._create_chunks(table, missing, placement)
                 self._chunk_rows.setdefault(name, {}).update({c: [0, 0] for c in missing})
+
+    async def _create_dummy_chunk(self, table: TableDescription) -> None:
+        """Empty tables for Qserv's dummy chunk on every worker.
+
+        A query whose chunk set is empty still needs its result columns (and an aggregate its
+        one row): the czar runs it on the dummy chunk, as Qserv does.
+        """
+        names = [chunk_table(table.name, DUMMY_CHUNK)]
+        if table.kind == "director":
+            names.append(overlap_table(table.name, DUMMY_CHUNK))
+        await self._create(table, {w: list(names) for w in self._channels}, f"{table.name}__dummy")
 
     async def _create_chunks(
         self, table: TableDescription, chunks: list[int], placement: Placement

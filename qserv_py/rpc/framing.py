@@ -2,6 +2,8 @@
 
 Length-prefixed frames on a plain asyncio stream cost a few microseconds per message, which
 matters when a query sends thousands of chunk tasks; the binary body keeps bulk bytes out of JSON.
+A streaming reply is a run of frames with ``"stream": "batch"`` closed by one with
+``"stream": "end"`` (or an error frame); see docs/rpc.md.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from qserv_py.rpc.errors import ChannelClosed, RpcError
 _PREFIX = struct.Struct("!II")
 MAX_HEADER_BYTES = 1 << 20
 MAX_BODY_BYTES = 256 << 20
+STREAM_BATCH = "batch"
+STREAM_END = "end"
 
 
 def encode_frame(header: dict[str, Any], body: bytes | bytearray | memoryview = b"") -> bytes:

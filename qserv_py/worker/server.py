@@ -1,7 +1,7 @@
 """A worker: an asyncio RPC server in front of one MariaDB.
 
-In this version it serves health and ingest; the query path (chunk tasks, result streaming)
-plugs in as more handlers.
+It serves health, ingest, and the query path: ``query.run`` streams one chunk query's result
+(qserv_py/worker/query_service.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from qserv_py.rpc.errors import RpcError
 from qserv_py.rpc.server import Handler, RpcServer
 from qserv_py.worker.database import DatabaseAddress, WorkerDatabase
 from qserv_py.worker.ingest_service import IngestService
+from qserv_py.worker.query_service import QueryService
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,13 @@ class Worker:
         self.name = name
         self._db = WorkerDatabase(database)
         self._ingest = IngestService(self._db, work_dir / "staging")
+        self._query = QueryService(database)
         self._started = time.time()
-        handlers: dict[str, Handler] = {"health": self.health, **self._ingest.handlers()}
+        handlers: dict[str, Handler] = {
+            "health": self.health,
+            **self._ingest.handlers(),
+            **self._query.handlers(),
+        }
         self._rpc = RpcServer(handlers, secret)
 
     async def start(self, host: str, port: int) -> None:
@@ -44,9 +50,12 @@ class Worker:
 
     async def close(self) -> None:
         try:
-            await self._rpc.close()
+            await self._rpc.close()  # cancels running queries, which kill their statements
         finally:
-            await self._db.close()
+            try:
+                await self._query.close()
+            finally:
+                await self._db.close()
 
     async def health(self, _params: dict[str, Any], _body: bytes) -> tuple[dict[str, Any], bytes]:
         try:

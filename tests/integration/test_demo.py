@@ -8,29 +8,19 @@ from collections import Counter
 import pytest
 
 from qserv_py.cluster.local import LocalCluster
-from qserv_py.demo.catalog import DemoCatalog
 from qserv_py.demo.loading import load_demo
 from qserv_py.ingest.description import read_database
 from tests.cluster_support import czar_db, query, worker_db
-from tests.oracle import Oracle, schema_from_ingest_json
+from tests.conftest import DEMO_OBJECTS as OBJECTS
+from tests.conftest import Demo
+from tests.oracle import Oracle
 
 pytestmark = pytest.mark.cluster
-OBJECTS = 3000
-Demo = tuple[DemoCatalog, list[str]]
 
 
 @pytest.fixture(scope="module")
-def demo(cluster: LocalCluster, oracle: Oracle, tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    messages: list[str] = []
-    catalog = asyncio.run(load_demo(cluster.config, OBJECTS, 7, 1, messages.append))
-    scratch = tmp_path_factory.mktemp("demo-oracle")
-    database = read_database(catalog.database_json).name
-    for table in catalog.tables:
-        name, create = schema_from_ingest_json(table.description_json)
-        oracle.load_table(
-            database, create, name, table.data_files[0], table.description_json, scratch
-        )
-    return catalog, messages
+def demo(demo_loaded: Demo) -> Demo:
+    return demo_loaded
 
 
 def _union(cluster: LocalCluster, database: str, pattern: str) -> list[tuple[object, ...]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from qserv_py.cluster.local import LocalCluster
+from qserv_py.czar.analysis.plan import DUMMY_CHUNK
 from qserv_py.ingest.description import read_database, read_table
 from qserv_py.ingest.loader import TableInput, ingest
 from tests.cluster_support import czar_db, query, worker_db
@@ -19,12 +20,16 @@ from tests.integration.synthetic import write_inputs
 pytestmark = pytest.mark.cluster
 
 
-def _chunk_tables_by_worker(cluster: LocalCluster, database: str) -> dict[str, set[str]]:
+def _chunk_tables_by_worker(
+    cluster: LocalCluster, database: str, dummy: bool = False
+) -> dict[str, set[str]]:
+    """Tables of ``database`` on each worker; the dummy chunk's (on every worker) only if asked."""
     found: dict[str, set[str]] = {}
     for worker in cluster.config.workers:
         conn = worker_db(cluster, worker.name)
         try:
-            found[worker.name] = {r[0] for r in query(conn, f"SHOW TABLES FROM `{database}`")}
+            names = {r[0] for r in query(conn, f"SHOW TABLES FROM `{database}`")}
+            found[worker.name] = {n for n in names if dummy or not n.endswith(f"_{DUMMY_CHUNK}")}
         finally:
             conn.close()
     return found
@@ -168,3 +173,15 @@ def test_every_partitioned_table_has_every_chunk_of_its_database(
             f"Far_{chunk}",
             f"FarFullOverlap_{chunk}",
         } <= everywhere
+
+
+def test_dummy_chunk_tables_are_on_every_worker(cluster: LocalCluster, tmp_path: Path) -> None:
+    files = write_inputs(tmp_path, "dummies", objects=10)
+    tables = [
+        TableInput(read_table(files["Obj.json"]), (files["Obj.csv"],)),
+        TableInput(read_table(files["Src.json"]), (files["Src.csv"],)),
+    ]
+    asyncio.run(ingest(cluster.config, read_database(files["database"]), tables))
+    wanted = {f"Obj_{DUMMY_CHUNK}", f"ObjFullOverlap_{DUMMY_CHUNK}", f"Src_{DUMMY_CHUNK}"}
+    for names in _chunk_tables_by_worker(cluster, "dummies", dummy=True).values():
+        assert wanted <= names

@@ -19,7 +19,7 @@ Example (``examples.py`` catalog; the circle touches one chunk):
 >>> show_plan("SELECT objectId FROM Object"
 ...           " WHERE scisql_s2PtInCircle(coord_ra, coord_dec, 62, -37, 0.05) = 1")
 chunk: SELECT `Object`.`objectId` FROM `demo_dp02`.`Object_%CC%` AS `Object`
-    WHERE scisql_s2PtInCircle(`Object`.`coord_ra`, `Object`.`coord_dec`, 62, -37, 0.05) = 1
+    WHERE CASE WHEN CAST(`Object`.`coord_ra` AS DOUBLE) IS NULL ... END = 1
 columns: objectId
 chunks: [4273] of demo_dp02
 """

@@ -38,6 +38,7 @@ from qserv_py.czar.analysis.qualify_columns import qualify_columns
 from qserv_py.czar.analysis.qualify_tables import qualify_tables
 from qserv_py.czar.analysis.restrict_area import restrict_area
 from qserv_py.czar.analysis.restrict_director import restrict_director
+from qserv_py.czar.analysis.rewrite_scisql import rewrite_scisql
 from qserv_py.czar.analysis.select_chunks import select_chunks
 from qserv_py.czar.analysis.split_aggregates import split_aggregates
 from qserv_py.czar.analysis.sql_text import to_sql
@@ -77,13 +78,7 @@ PASSES = Passes(
         infer_area,  # before restrict_area, so it reads the user's scisql terms only
         restrict_area,  # needs qualify_columns, check_joins
         restrict_director,  # needs qualify_columns, check_joins
-        # >>> sciSQL hook: the sciSQL rewrite pass (qserv_py/czar/scisql/, written separately)
-        # goes HERE. It must come after infer_area / restrict_area / restrict_director, which
-        # read scisql_s2PtIn* calls (and restrict_area writes them), and before the physical
-        # passes, so that both the per-chunk statement and the merge statement (which may
-        # evaluate scisql_* over aggregates, e.g. scisql_fluxToAbMag(SUM(f))) are rewritten.
-        # Shape: rewrite_scisql(select: exp.Select, ctx: PlanContext) -> exp.Select, raising
-        # AnalysisError subclasses (not ScisqlError/ValueError) so analyse() reports them.
+        rewrite_scisql,  # after the restrictors (they read and write scisql_s2PtIn* calls)
     ),
     physical=(
         split_aggregates,  # needs qualify_columns; builds the merge for aggregates and GROUP BY

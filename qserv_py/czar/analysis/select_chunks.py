@@ -17,7 +17,7 @@ Example (``examples.py`` catalog; the circle touches one chunk):
 >>> from qserv_py.czar.analysis.examples import show, show_plan
 >>> show_plan("SELECT COUNT(*) FROM Object WHERE qserv_areaspec_circle(62, -37, 0.05)")
 chunk: SELECT COUNT(*) AS `QS1_COUNT` FROM `demo_dp02`.`Object_%CC%` AS `Object`
-    WHERE scisql_s2PtInCircle(`Object`.`coord_ra`, `Object`.`coord_dec`, 62, -37, 0.05) = 1
+    WHERE CASE WHEN CAST(`Object`.`coord_ra` AS DOUBLE) IS NULL ... END = 1
 merge: SELECT CAST(COALESCE(SUM(`QS1_COUNT`), 0) AS SIGNED) AS `COUNT(*)` FROM `%RR%`
 columns: COUNT(*)
 chunks: [4273] of demo_dp02

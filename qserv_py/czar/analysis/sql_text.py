@@ -5,7 +5,8 @@ identifiers back-quoted (so templated names such as ``Object_%C\\x07C%``, keywor
 names and case all survive) and function names left as written (``normalize_functions=False``
 keeps ``scisql_s2PtInBox``). sqlglot writes MySQL 8; where MariaDB differs, our generators
 get a dispatch table with MariaDB's form (built once, never modified): ``REGEXP_LIKE(a, b)``
-does not exist in MariaDB, so ``a REGEXP b`` stays an operator. Other MySQL-8-only output
+does not exist in MariaDB, so ``a REGEXP b`` stays an operator; ``LOG10``/``LOG2`` are not
+turned into two-argument ``LOG``. Other MySQL-8-only output
 would show up as worker errors; add its MariaDB form to ``_MARIADB_OVERRIDES``.
 """
 
@@ -28,8 +29,19 @@ def _regexp(generator: Any, expression: exp.RegexpLike) -> str:
     return str(generator.binary(expression, "REGEXP"))
 
 
+def _log(generator: Any, expression: exp.Log) -> str:
+    """``LOG10(x)``/``LOG2(x)`` stay themselves: sqlglot reads them as ``LOG(10, x)``, which
+    MariaDB computes as ``ln(x)/ln(10)``, off in the last bits (``LOG(10, 1000)`` is
+    2.9999999999999996)."""
+    base, argument = expression.this, expression.args.get("expression")
+    literal = isinstance(base, exp.Literal) and not base.is_string
+    if argument is not None and literal and base.this in ("10", "2"):
+        return f"LOG{base.this}({generator.sql(argument)})"
+    return str(generator.log_sql(expression))
+
+
 _MARIADB_OVERRIDES: MappingProxyType[type[exp.Expr], Callable[..., str]] = MappingProxyType(
-    {exp.RegexpLike: _regexp}
+    {exp.RegexpLike: _regexp, exp.Log: _log}
 )
 
 

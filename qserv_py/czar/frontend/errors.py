@@ -28,5 +28,7 @@ def register_sqlstates() -> None:
         mimic_errors.SQLSTATES.setdefault(code, state)
 
 
-def mysql_error(code: int, message: str) -> MysqlError:
-    return MysqlError(message, code)
+def mysql_error(code: int, message: str) -> Exception:
+    """An exception mysql-mimic sends as an error packet with this code and message."""
+    error: Exception = MysqlError(message, code)
+    return error

@@ -32,6 +32,7 @@ def test_passes_in_phases() -> None:
         "infer_area",
         "restrict_area",
         "restrict_director",
+        "rewrite_scisql",
     ]
     assert _names(PASSES.physical) == ["split_aggregates", "place_post", "template_tables"]
     assert _names(PASSES.final) == ["select_chunks"]
