@@ -61,8 +61,7 @@ async def load_demo(
     say(
         f"connect to the czar: mysql -h 127.0.0.1 -P {config.frontend_port} -u"
         f" {next(iter(config.users))} --skip-ssl {database.name}\n"
-        "  (this version answers SHOW, DESCRIBE and information_schema; queries on tables are"
-        " the next milestone)\n"
+        "  e.g. SELECT COUNT(*) FROM Object WHERE qserv_areaspec_circle(62.0, -37.0, 0.5);\n"
         f"look at the chunk tables on a worker: mariadb --defaults-extra-file={options}"
         f" -e 'SHOW TABLES FROM {database.name}'"
     )
