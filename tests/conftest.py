@@ -13,7 +13,9 @@ from qserv_py.cluster.mariadb import MariaDBServer, create_template
 from qserv_py.demo.catalog import DemoCatalog
 from qserv_py.demo.loading import load_demo
 from qserv_py.ingest.description import read_database
+from qserv_py.ingest.loader import ingest
 from tests.cluster_support import free_base_port, new_cluster
+from tests.integration.itest_cases import ItestCase, load_case
 from tests.oracle import Oracle, schema_from_ingest_json
 
 
@@ -72,3 +74,27 @@ def demo_loaded(
             database, create, name, table.data_files[0], table.description_json, scratch
         )
     return catalog, messages
+
+
+ITEST_CASES = ("case01", "case02", "case03", "case04")
+
+
+@pytest.fixture(scope="session")
+def itest_loaded(
+    cluster: LocalCluster, oracle: Oracle, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, ItestCase]:
+    """Qserv's itest cases ingested into the cluster and loaded into the oracle, once."""
+    loaded = {}
+    scratch = tmp_path_factory.mktemp("oracle-data")
+    for name in ITEST_CASES:
+        case = load_case(name)
+        database = read_database(case.database_json)
+        asyncio.run(ingest(cluster.config, database, list(case.inputs)))
+        for item in case.inputs:
+            path = case.root / "data" / "ingest" / f"{item.description.name}.json"
+            table, create = schema_from_ingest_json(path)
+            case_scratch = scratch / name
+            case_scratch.mkdir(exist_ok=True)
+            oracle.load_table(database.name, create, table, item.files[0], path, case_scratch)
+        loaded[name] = case
+    return loaded

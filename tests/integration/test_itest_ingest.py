@@ -9,7 +9,6 @@ tables are complete on every worker; the director index in the czar db matches.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import Any
 
@@ -19,36 +18,14 @@ import pytest
 from qserv_py.cluster.local import LocalCluster
 from qserv_py.ingest.description import TableDescription, read_database
 from qserv_py.ingest.errors import IngestError
-from qserv_py.ingest.loader import ingest
 from qserv_py.sphgeom.chunker import Chunker
 from qserv_py.sql import quote_ident
 from tests.cluster_support import czar_db, query, worker_db
 from tests.integration.itest_cases import ItestCase, load_case
-from tests.oracle import Oracle, fingerprint_sql, schema_from_ingest_json
+from tests.oracle import Oracle, fingerprint_sql
 
 pytestmark = pytest.mark.cluster
 CASES = ("case01", "case02", "case03", "case04")
-
-
-@pytest.fixture(scope="session")
-def itest_loaded(
-    cluster: LocalCluster, oracle: Oracle, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, ItestCase]:
-    """Every case ingested into the cluster and loaded into the oracle, once per session."""
-    loaded = {}
-    scratch = tmp_path_factory.mktemp("oracle-data")
-    for name in CASES:
-        case = load_case(name)
-        database = read_database(case.database_json)
-        asyncio.run(ingest(cluster.config, database, list(case.inputs)))
-        for item in case.inputs:
-            path = case.root / "data" / "ingest" / f"{item.description.name}.json"
-            table, create = schema_from_ingest_json(path)
-            case_scratch = scratch / name
-            case_scratch.mkdir(exist_ok=True)
-            oracle.load_table(database.name, create, table, item.files[0], path, case_scratch)
-        loaded[name] = case
-    return loaded
 
 
 def _worker_rows(cluster: LocalCluster, database: str, tables: list[str]) -> list[tuple[Any, ...]]:

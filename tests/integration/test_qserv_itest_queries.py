@@ -1,0 +1,130 @@
+"""Qserv's own integration-test queries through the czar, compared with the oracle.
+
+Every query must give the oracle's rows, or (for the forms a later issue implements, listed in
+``NOT_YET``) fail with exactly the error listed there; a refusal of anything else, a wrong
+result or any other error fails, and so does a ``NOT_YET`` query that starts to run. The oracle
+has no sciSQL plugin: its SQL gets the same plain-SQL rewrite, which equals the real sciSQL on
+all golden cases.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pymysql
+import pytest
+import sqlglot
+
+from qserv_py.cluster.local import LocalCluster
+from qserv_py.czar.analysis.sql_text import to_sql
+from qserv_py.czar.scisql import rewrite_scisql
+from tests.integration.itest_cases import ItestCase
+from tests.integration.qserv_queries import QservQuery, case_queries
+from tests.oracle import Oracle
+
+pytestmark = pytest.mark.cluster
+
+QUERIES = [q for case in ("case01", "case02", "case03", "case04") for q in case_queries(case)]
+
+_JOINS = 1235  # joins of two partitioned tables: director-child, near-neighbour (issue 4)
+_ABSENT = 1146  # match table (issue 4), or a table whose data is not in the copy (see README)
+NOT_YET: dict[str, int] = {
+    "case01/0003_selectMetadataForOneGalaxy": _JOINS,
+    "case01/0003_selectMetadataForOneGalaxy_classicJOIN": _JOINS,
+    "case01/0003_selectMetadataForOneGalaxy_withUSING": _JOINS,
+    "case01/0006_transientVarObjNearGalaxy": _JOINS,
+    "case01/1030_timeSeries": _JOINS,
+    "case01/1051_nn": _JOINS,
+    "case01/1104_column_disambiguation": _JOINS,
+    "case01/3010_selectWithComputation": _JOINS,
+    "case02/0003_selectMetadataForOneGalaxy_withUSING": _JOINS,
+    "case02/1051_nn": _JOINS,
+    "case02/3013_joinObjectSourceInRegion_withUSING": _JOINS,
+    "case02/3014_joinObjectSourceTimeInterval_withUSING": _JOINS,
+    # SELECT * over a join gives two 'ra' columns: fine in MariaDB, refused by our analysis
+    # (merge tables need distinct names) even when no merge is needed.
+    "case01/1080_refMatch1": 1060,
+    "case03/0019.1_selectRunDeepSourceDeepcoaddDeepsrcmatchRefobject": _ABSENT,
+    "case03/0019.2_selectRunDeepSourceDeepcoaddDeepsrcmatchRefobject": _ABSENT,
+    "case03/0019.3_selectRunDeepSourceDeepcoaddDeepsrcmatchRefobject": _ABSENT,
+    "case03/0040_selectCountFromRunDeepForcedSource": _ABSENT,
+    "case03/0041_selectCountFromRunDeepSrcMatch": _ABSENT,
+    "case04/0003_SourcesForGivenExposure": _ABSENT,
+    "case04/0030_largeResult": _ABSENT,
+}
+
+
+@pytest.fixture(scope="module")
+def connections(
+    cluster: LocalCluster, itest_loaded: dict[str, ItestCase]
+) -> Iterator[dict[str, pymysql.connections.Connection[Any]]]:
+    conns = {
+        case: pymysql.connect(
+            host="127.0.0.1",
+            port=cluster.config.frontend_port,
+            user="qsmaster",
+            database=f"q{case}",
+        )
+        for case in itest_loaded
+    }
+    try:
+        yield conns
+    finally:
+        for conn in conns.values():
+            conn.close()
+
+
+def _reference_sql(sql: str) -> tuple[str, bool]:
+    """The reference query with sciSQL calls as plain SQL; True if anything was rewritten."""
+    if "scisql_" not in sql.lower():
+        return sql, False
+    tree = sqlglot.parse_one(sql, read="mysql")
+    return to_sql(rewrite_scisql(tree)), True
+
+
+def _rows(conn: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return [d[0] for d in cur.description], list(cur.fetchall())
+
+
+def _normal(rows: list[tuple[Any, ...]], sums: bool) -> list[tuple[Any, ...]]:
+    def value(v: Any) -> Any:
+        if sums and isinstance(v, float):
+            return ("float", float(f"{v:.12g}"))
+        return (type(v).__name__, v)
+
+    return [tuple(value(v) for v in row) for row in rows]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[f"{q.case}/{q.name}" for q in QUERIES])
+def test_qserv_query(
+    query: QservQuery,
+    connections: dict[str, Any],
+    oracle: Oracle,
+) -> None:
+    key = f"{query.case}/{query.name}"
+    try:
+        names, got = _rows(connections[query.case], query.qserv_sql)
+    except pymysql.err.MySQLError as exc:
+        assert key in NOT_YET, f"{key} failed: {exc.args}"
+        assert exc.args[0] == NOT_YET[key], exc.args
+        return
+    assert key not in NOT_YET, f"{key} runs now: take it off NOT_YET"
+    reference_sql, rewritten = _reference_sql(query.reference_sql)
+    conn = oracle.connect(f"q{query.case}")
+    try:
+        expected_names, expected = _rows(conn, reference_sql)
+    finally:
+        conn.close()
+    if not rewritten:
+        if names == [*expected_names, "chunkId", "subChunkId"]:
+            names, got = names[:-2], [row[:-2] for row in got]
+        assert names == expected_names
+    sums = "SUM(" in query.qserv_sql.upper() or "AVG(" in query.qserv_sql.upper()
+    if query.sort_result or "ORDER BY" not in query.qserv_sql.upper():
+        assert Counter(_normal(got, sums)) == Counter(_normal(expected, sums))
+    else:
+        assert _normal(got, sums) == _normal(expected, sums)
