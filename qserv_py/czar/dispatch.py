@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
+from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,11 +51,15 @@ async def run_chunks(
     load = dict.fromkeys(channels.workers, 0)
 
     async def run(chunk: int) -> None:
-        holders = sorted(replicas.get(chunk, ()), key=lambda w: (load.get(w, 0), w))
+        holders = tuple(replicas.get(chunk, ()))
         if not holders:
             raise RpcError("connection", f"chunk {chunk} has no replica on any worker")
+        tried: Counter[str] = Counter()
         last: RpcError | None = None
-        for worker in itertools.islice(itertools.cycle(holders), MAX_ATTEMPTS):
+        for _attempt in range(MAX_ATTEMPTS):
+            # reachable first, then replicas tried least, then the least busy
+            worker = min(holders, key=lambda w: (channels.is_down(w), tried[w], load.get(w, 0), w))
+            tried[worker] += 1
             load[worker] = load.get(worker, 0) + 1
             delivered = False
             try:

@@ -36,9 +36,19 @@ class RpcChannel:
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, secret: str, *, timeout: float = 10.0
+        cls,
+        host: str,
+        port: int,
+        secret: str,
+        *,
+        timeout: float = 10.0,
+        retry_refused: bool = True,
     ) -> RpcChannel:
-        """Connect and authenticate, retrying refused connections with jittered backoff."""
+        """Connect and authenticate, retrying refused connections with jittered backoff.
+
+        ``retry_refused=False`` fails at the first refusal, for callers with somewhere else
+        to go (dispatch has other replicas).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         delay = 0.02
@@ -48,7 +58,7 @@ class RpcChannel:
                     reader, writer = await asyncio.open_connection(host, port)
                 break
             except OSError as exc:
-                if loop.time() + delay >= deadline:
+                if not retry_refused or loop.time() + delay >= deadline:
                     raise ChannelClosed(f"cannot connect to {host}:{port}: {exc}") from exc
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.5)

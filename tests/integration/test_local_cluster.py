@@ -217,3 +217,42 @@ def _wait_gone(pid: int) -> None:
             return
         time.sleep(0.02)  # polling a process we just killed: there is no event to wait on
     raise AssertionError(f"process {pid} did not exit")
+
+
+def test_queries_survive_a_dead_worker_with_replicas(
+    own_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    import pymysql
+
+    files = write_inputs(tmp_path, "replicated", objects=80)
+    tables = [
+        TableInput(read_table(files["Obj.json"]), (files["Obj.csv"],)),
+        TableInput(read_table(files["Src.json"]), (files["Src.csv"],)),
+    ]
+    asyncio.run(ingest(own_cluster.config, read_database(files["database"]), tables, replicas=2))
+
+    def count() -> tuple[int, int]:
+        conn = pymysql.connect(
+            host="127.0.0.1",
+            port=own_cluster.config.frontend_port,
+            user="qsmaster",
+            database="replicated",
+        )
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT COUNT(*), SUM(objectId) FROM Src")
+                n, total = cur.fetchone()
+                return int(n), int(total)
+        finally:
+            conn.close()
+
+    before = count()
+    victim = own_cluster.worker_process(own_cluster.config.workers[0])
+    pid = victim.running_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    _wait_gone(pid)
+    try:
+        assert count() == before == (243, sum(1000 + o for o in range(81)) * 3)
+    finally:
+        asyncio.run(own_cluster.up())
