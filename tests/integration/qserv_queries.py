@@ -69,3 +69,22 @@ def case_queries(case: str) -> list[QservQuery]:
             continue
         queries.append(read_query(case, path))
     return queries
+
+
+def unsupported_queries() -> list[QservQuery]:
+    """The ``unsupported_*`` folders: queries Qserv refuses (or MariaDB cannot run)."""
+    queries = []
+    for folder in sorted(QSERV_ITEST.glob("case*/queries/unsupported_*")):
+        case = folder.parts[-3]
+        for path in sorted(folder.glob("*.sql")):
+            query = read_query(case, path)
+            queries.append(
+                QservQuery(
+                    case,
+                    f"{folder.name}/{path.stem}",
+                    query.qserv_sql,
+                    query.reference_sql,
+                    query.sort_result,
+                )
+            )
+    return queries

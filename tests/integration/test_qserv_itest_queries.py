@@ -21,7 +21,7 @@ from qserv_py.cluster.local import LocalCluster
 from qserv_py.czar.analysis.sql_text import to_sql
 from qserv_py.czar.scisql import rewrite_scisql
 from tests.integration.itest_cases import ItestCase
-from tests.integration.qserv_queries import QservQuery, case_queries
+from tests.integration.qserv_queries import QservQuery, case_queries, unsupported_queries
 from tests.oracle import Oracle
 
 pytestmark = pytest.mark.cluster
@@ -128,3 +128,35 @@ def test_qserv_query(
         assert Counter(_normal(got, sums)) == Counter(_normal(expected, sums))
     else:
         assert _normal(got, sums) == _normal(expected, sums)
+
+
+UNSUPPORTED = unsupported_queries()
+
+
+@pytest.mark.parametrize("query", UNSUPPORTED, ids=[f"{q.case}/{q.name}" for q in UNSUPPORTED])
+def test_qserv_unsupported_query(
+    query: QservQuery, connections: dict[str, Any], oracle: Oracle
+) -> None:
+    """Queries Qserv refuses: a clear error (never an internal one), or the oracle's rows."""
+    conn = connections[query.case]
+    try:
+        names, got = _rows(conn, query.qserv_sql)
+        if "chunkId" not in names[:-2] and names[-2:] == ["chunkId", "subChunkId"]:
+            got = [row[:-2] for row in got]  # SELECT *: Qserv shows the chunk columns too
+    except pymysql.err.MySQLError as exc:
+        code, message = exc.args[0], exc.args[1]
+        assert code not in (1105, 2013), exc.args  # internal error, lost connection
+        assert len(message) > 20, exc.args  # says what is wrong
+        assert _rows(conn, "SELECT 1")[1] == [(1,)]  # the session goes on
+        return
+    if "unsupported_by_mysql" in query.name:  # valid in Qserv, not in MariaDB: no reference
+        assert got
+        return
+    reference_sql, _ = _reference_sql(query.reference_sql)
+    reference = oracle.connect(f"q{query.case}")
+    try:
+        _, expected = _rows(reference, reference_sql)
+    finally:
+        reference.close()
+    sums = "SUM(" in query.qserv_sql.upper() or "AVG(" in query.qserv_sql.upper()
+    assert Counter(_normal(got, sums)) == Counter(_normal(expected, sums))

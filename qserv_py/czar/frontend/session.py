@@ -95,18 +95,36 @@ class CzarSession(Session):
         return await q.next()
 
     async def _show_create_middleware(self, q: Query) -> Any:
+        """``SHOW CREATE TABLE`` (mysql-mimic lacks it), and MariaDB's 1146 for ``SHOW COLUMNS``
+        / ``DESCRIBE`` of a table that does not exist (mysql-mimic answers an empty list)."""
         expression = q.expression
-        if isinstance(expression, exp.Show) and expression.name.upper() == "CREATE TABLE":
-            target = expression.args.get("target")
-            db = expression.args.get("db")
-            database = db.name if db is not None else self.database
-            return show_create_table(
-                await self._catalog.get(max_age=0), database, target.name if target else ""
-            )
+        table = _shown_table(expression)
+        if table is not None:
+            name, db = table
+            snapshot = await self._catalog.get(max_age=0)
+            database = db or self.database
+            if isinstance(expression, exp.Show) and expression.name.upper() == "CREATE TABLE":
+                return show_create_table(snapshot, database, name)
+            if database and database.lower() != "information_schema":
+                known = snapshot.databases.get(database)
+                if known is None or name not in known.tables:
+                    raise mysql_error(1146, f"Table '{database}.{name}' doesn't exist")
         return await q.next()
 
     async def query(self, expression: exp.Expression, sql: str, attrs: dict[str, Any]) -> Any:
         return await self._engine.execute(expression, sql, self.database)
+
+
+def _shown_table(expression: exp.Expression) -> tuple[str, str | None] | None:
+    """(table, database) named by SHOW CREATE TABLE / SHOW COLUMNS / DESCRIBE, else None."""
+    if isinstance(expression, exp.Show) and expression.name.upper() in ("CREATE TABLE", "COLUMNS"):
+        target, db = expression.args.get("target"), expression.args.get("db")
+        if target is not None:
+            return target.name, db.name if db is not None else None
+    if isinstance(expression, exp.Describe) and isinstance(expression.this, exp.Table):
+        table = expression.this
+        return table.name, table.db or None
+    return None
 
 
 def _single_statement(sql: str) -> exp.Expression | None:
