@@ -1,0 +1,164 @@
+"""Interactive query latency through the czar against one plain MariaDB with the same data.
+
+Usage: ``python benchmarks/bench_queries.py [--objects 200000] [--repeat 50]``
+
+Starts a fresh 2-worker cluster and one plain MariaDB (same settings, MyISAM, indexes on
+objectId and coord_dec, and on ForcedSource.objectId), loads the demo catalog into both, then
+times, for each kind of query, ``--repeat`` runs through PyMySQL (one connection each side):
+
+- objectId point lookup (random ids);
+- light curve: the ForcedSource rows of one object;
+- cone search of 0.05 deg: ``qserv_areaspec_circle`` through the czar; the baseline uses the
+  same sciSQL predicate (as plain SQL) plus a ``coord_dec BETWEEN`` that its index can use;
+- a full-scan aggregate with a WHERE clause.
+
+Prints p50/p95 per side and the ratio baseline/qserv-py (> 1: qserv-py faster). A benchmark,
+not a test: nothing asserts on time. Everything started is stopped in ``finally``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from qserv_py.cluster.mariadb import MariaDBServer, create_template  # noqa: E402
+from qserv_py.czar.analysis.sql_text import to_sql  # noqa: E402
+from qserv_py.czar.scisql import rewrite_scisql  # noqa: E402
+from qserv_py.demo.loading import load_demo  # noqa: E402
+from tests.cluster_support import new_cluster  # noqa: E402
+from tests.oracle import Oracle, schema_from_ingest_json  # noqa: E402
+from tests.ports import free_port  # noqa: E402
+
+DB = "demo_dp02"
+
+
+def _timed(conn: Any, sql: str) -> float:
+    started = time.perf_counter()
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        cur.fetchall()
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _cone_baseline(ra: float, dec: float, radius: float) -> str:
+    import sqlglot
+
+    predicate = to_sql(
+        rewrite_scisql(
+            sqlglot.parse_one(
+                f"SELECT 1 WHERE scisql_s2PtInCircle(coord_ra, coord_dec, {ra}, {dec}, {radius})"
+                " = 1",
+                read="mysql",
+            )
+        )
+    ).split(" WHERE ", 1)[1]
+    return (
+        "SELECT objectId, coord_ra, coord_dec FROM Object"
+        f" WHERE coord_dec BETWEEN {dec - radius} AND {dec + radius} AND {predicate}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=20260425)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="qserv-bench-queries-"))
+    cluster = new_cluster(work / "cluster", 2)
+    baseline = MariaDBServer("baseline", work / "baseline", free_port())
+    try:
+        asyncio.run(cluster.up())
+        catalog = asyncio.run(load_demo(cluster.config, args.objects, args.seed, 1, print))
+        create_template(cluster.config.mariadb_dir / "template")
+        baseline.initialise(cluster.config.mariadb_dir / "template")
+        asyncio.run(baseline.start())
+        asyncio.run(baseline.set_root_password("bench"))
+        oracle = Oracle(baseline, "bench")
+        for table in catalog.tables:
+            name, create = schema_from_ingest_json(table.description_json)
+            oracle.load_table(DB, create, name, table.data_files[0], table.description_json, work)
+        oracle.query("ALTER TABLE Object ADD KEY (objectId), ADD KEY (coord_dec)", DB)
+        oracle.query("ALTER TABLE ForcedSource ADD KEY (objectId)", DB)
+        ids = [int(r[0]) for r in oracle.query("SELECT objectId FROM Object", DB)]
+        rng = random.Random(1)
+        czar = pymysql.connect(
+            host="127.0.0.1", port=cluster.config.frontend_port, user="qsmaster", database=DB
+        )
+        plain = oracle.connect(DB)
+        cone_centres = [(rng.uniform(52, 73), rng.uniform(-42, -30)) for _ in range(args.repeat)]
+        cases: list[tuple[str, Callable[[int], str], Callable[[int], str]]] = [
+            (
+                "objectId lookup",
+                lambda i: f"SELECT * FROM Object WHERE objectId = {ids[i % len(ids)]}",
+                lambda i: f"SELECT * FROM Object WHERE objectId = {ids[i % len(ids)]}",
+            ),
+            (
+                "light curve",
+                lambda i: (
+                    "SELECT forcedSourceId, band, psfFlux FROM ForcedSource"
+                    f" WHERE objectId = {ids[i % len(ids)]}"
+                ),
+                lambda i: (
+                    "SELECT forcedSourceId, band, psfFlux FROM ForcedSource"
+                    f" WHERE objectId = {ids[i % len(ids)]}"
+                ),
+            ),
+            (
+                "cone 0.05 deg",
+                lambda i: (
+                    "SELECT objectId, coord_ra, coord_dec FROM Object WHERE"
+                    f" qserv_areaspec_circle({cone_centres[i][0]}, {cone_centres[i][1]}, 0.05)"
+                ),
+                lambda i: _cone_baseline(cone_centres[i][0], cone_centres[i][1], 0.05),
+            ),
+            (
+                "scan aggregate",
+                lambda i: (
+                    "SELECT COUNT(*), AVG(g_cModelFlux) FROM Object"
+                    f" WHERE r_cModelFlux > {1000 + i}"
+                ),
+                lambda i: (
+                    "SELECT COUNT(*), AVG(g_cModelFlux) FROM Object"
+                    f" WHERE r_cModelFlux > {1000 + i}"
+                ),
+            ),
+        ]
+        rng.shuffle(ids)
+        print(f"\n{args.objects:,} objects, 2 workers, {args.repeat} runs each (ms)")
+        print(
+            f"{'query':16} {'qserv p50':>10} {'p95':>8} {'plain p50':>10} {'p95':>8} {'ratio':>7}"
+        )
+        for name, ours, theirs in cases:
+            repeat = args.repeat if name != "scan aggregate" else max(3, args.repeat // 10)
+            _timed(czar, ours(0)), _timed(plain, theirs(0))  # warm caches
+            q = sorted(_timed(czar, ours(i)) for i in range(repeat))
+            b = sorted(_timed(plain, theirs(i)) for i in range(repeat))
+            q50, b50 = statistics.median(q), statistics.median(b)
+            q95, b95 = q[int(0.95 * (len(q) - 1))], b[int(0.95 * (len(b) - 1))]
+            print(f"{name:16} {q50:10.2f} {q95:8.2f} {b50:10.2f} {b95:8.2f} {b50 / q50:7.2f}")
+        czar.close()
+        plain.close()
+    finally:
+        asyncio.run(cluster.down())
+        asyncio.run(baseline.stop())
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
