@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 from pathlib import Path
 
 from qserv_py.cluster.config import HOST, ClusterConfig
 from qserv_py.czar.server import Czar
-from qserv_py.logs import configure_logging
+from qserv_py.service import run_service, serve_until_signalled
 
 
 async def run(data_dir: Path) -> None:
     config = ClusterConfig.load(data_dir)
     czar = Czar(config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await czar.start(HOST, config.frontend_port)
-    try:
-        await stop.wait()
-    finally:
-        await czar.close()
+    await serve_until_signalled(lambda: czar.start(HOST, config.frontend_port), czar.close)
 
 
 def main() -> None:
@@ -31,14 +21,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--name", default="czar", help="process name, for pid files")
     args = parser.parse_args()
-    configure_logging()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(run(args.data_dir))
+    run_service(run(args.data_dir))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 from pathlib import Path
 
 from qserv_py.cluster.config import HOST, ClusterConfig
 from qserv_py.cluster.mariadb import MariaDBServer
-from qserv_py.logs import configure_logging
+from qserv_py.service import run_service, serve_until_signalled
 from qserv_py.worker.database import DatabaseAddress
 from qserv_py.worker.server import Worker
 
@@ -20,15 +18,7 @@ async def run(data_dir: Path, name: str) -> None:
     server = MariaDBServer(name, config.mariadb_dir, worker_config.mariadb_port)
     address = DatabaseAddress(str(server.socket_path), "root", config.mariadb_password)
     worker = Worker(name, address, config.worker_dir(name), config.rpc_secret)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await worker.start(HOST, worker_config.rpc_port)
-    try:
-        await stop.wait()
-    finally:
-        await worker.close()
+    await serve_until_signalled(lambda: worker.start(HOST, worker_config.rpc_port), worker.close)
 
 
 def main() -> None:
@@ -36,14 +26,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--name", required=True)
     args = parser.parse_args()
-    configure_logging()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(run(args.data_dir, args.name))
+    run_service(run(args.data_dir, args.name))
 
 
 if __name__ == "__main__":
