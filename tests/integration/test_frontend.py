@@ -196,3 +196,10 @@ def test_select_without_from_is_evaluated_by_mariadb(
 
 def test_select_without_from_cannot_read_files(conn: pymysql.connections.Connection[Any]) -> None:
     assert _all(conn, "SELECT LOAD_FILE('/etc/passwd')") == [(None,)]
+
+
+def test_session_functions_in_table_queries_are_the_sessions(
+    conn: pymysql.connections.Connection[Any], frontdb: str
+) -> None:
+    conn.select_db(frontdb)
+    assert _all(conn, "SELECT DATABASE() AS d, COUNT(*) FROM Obj") == [(frontdb, 61)]
