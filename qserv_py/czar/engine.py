@@ -48,7 +48,6 @@ from qserv_py.results.codec import Schema
 from qserv_py.sql import qualified, quote_ident
 
 log = logging.getLogger(__name__)
-READ_ONLY = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.TruncateTable)
 CHUNK_TIMEOUT = 3600.0
 INSERT_BATCH = 5000
 # mysql-mimic's function mapping and session variables (functions.py, variable_processor.py).
@@ -128,12 +127,6 @@ class QueryEngine:
     async def execute(
         self, expression: exp.Expression, sql: str, database: str | None
     ) -> ResultSet:
-        if isinstance(expression, READ_ONLY):
-            raise mysql_error(
-                1290,
-                "qserv-py is read-only for users: INSERT, UPDATE, DELETE and DDL are refused;"
-                " load data with `qserv-py ingest`",
-            )
         snapshot = await self._catalog.get()
         text = sql if _verbatim(sql, expression) else expression.sql(dialect="mysql")
         result = analyse(text, catalog_view(snapshot), database)

@@ -7,13 +7,13 @@ consistent catalog even while an ingest commits.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from qserv_py.czar.analysis.catalog_view import columns_from_schema_json
 from qserv_py.czar.metadata import catalog
 from qserv_py.czar.metadata.schema import META_DB
 
@@ -77,13 +77,11 @@ def split_definition(definition: str) -> tuple[str, bool]:
 
 
 def _columns(description: str) -> tuple[ColumnInfo, ...]:
-    schema = json.loads(description).get("schema", [])
+    """The user-visible columns, chunk columns included (ingest appends them when missing)."""
     out = []
-    for entry in schema:
-        sql_type, nullable = split_definition(str(entry["type"]))
-        out.append(
-            ColumnInfo(str(entry["name"]).strip(), sql_type, nullable, str(entry["type"]).strip())
-        )
+    for column in columns_from_schema_json(description):
+        sql_type, nullable = split_definition(column.sql_type)
+        out.append(ColumnInfo(column.name, sql_type, nullable, column.sql_type.strip()))
     return tuple(out)
 
 
