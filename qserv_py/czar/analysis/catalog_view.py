@@ -63,6 +63,9 @@ class TableInfo:
     """For a director: its unique key. For a child: its column holding the director's key."""
     longitude_key: str = ""
     latitude_key: str = ""
+    row_count: int | None = None
+    """Rows of the table (home rows of a partitioned one, overlap copies excluded), as the
+    ingest that loaded it counted them; None when the view was built without counts."""
 
     @property
     def is_partitioned(self) -> bool:
@@ -146,8 +149,8 @@ class CatalogView:
         Database keys: ``name, num_stripes, num_sub_stripes, overlap, chunks`` (chunk ids that
         have rows). Table keys: ``db, name, kind`` and ``columns`` (a list of ``[name, type]``
         pairs or ``{"name", "type"}`` objects), optionally ``director_table, director_key,
-        longitude_key, latitude_key``. Partitioned tables get ``chunkId``/``subChunkId`` appended
-        when their columns lack them, as ingest does.
+        longitude_key, latitude_key, row_count``. Partitioned tables get ``chunkId`` and
+        ``subChunkId`` appended when their columns lack them, as ingest does.
         """
         dbs = [
             DatabaseInfo(
@@ -177,6 +180,7 @@ class CatalogView:
                     director_key=str(t.get("director_key") or ""),
                     longitude_key=str(t.get("longitude_key") or ""),
                     latitude_key=str(t.get("latitude_key") or ""),
+                    row_count=None if t.get("row_count") is None else int(t["row_count"]),
                 )
             )
         return cls(dbs, infos)

@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from qserv_py.czar.analysis.catalog_view import CatalogView, TableInfo
 from qserv_py.czar.analysis.errors import AnalysisBug
-from qserv_py.czar.analysis.plan import Scope
+from qserv_py.czar.analysis.plan import CatalogCount, KeyBound, Scope
 
 if TYPE_CHECKING:
     from qserv_py.czar.analysis.merge_columns import MergeColumns
@@ -40,23 +40,28 @@ class TableRef:
 
 @dataclass(frozen=True, slots=True)
 class AreaRestriction:
-    """A region the rows must lie in, from ``qserv_areaspec_*`` or a ``scisql_s2PtIn*`` term."""
+    """A region the rows must lie in: from ``qserv_areaspec_*``, a ``scisql_s2PtIn*`` term,
+    range comparisons on the position columns, or an OR of such terms."""
 
     kind: str
-    """``box``, ``circle``, ``ellipse`` or ``poly`` (``qserv_py.sphgeom.regions`` names)."""
+    """``box``, ``circle``, ``ellipse`` or ``poly`` (``qserv_py.sphgeom.regions`` names);
+    ``union`` for an OR of areas (``args`` is then empty)."""
     args: tuple[float, ...]
     region: lsst.sphgeom.Region
-    source: Literal["areaspec", "scisql"]
+    source: Literal["areaspec", "scisql", "range", "or"]
 
 
 @dataclass(frozen=True, slots=True)
 class DirectorRestriction:
-    """The director keys rows must have: ``key IN (values)`` against the director index."""
+    """The director keys rows must have, looked up in the director index: ``key IN (values)``
+    (``values`` None: no key list), and a range when ``lower`` or ``upper`` is set."""
 
     db: str
     director_table: str
     key_column: str
-    values: tuple[int, ...]
+    values: tuple[int, ...] | None
+    lower: KeyBound | None = None
+    upper: KeyBound | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,8 @@ class PlanContext:
     scope: Scope = "chunked"
     areas: list[AreaRestriction] = field(default_factory=list)
     director: DirectorRestriction | None = None
+    catalog_count: CatalogCount | None = None
+    """Set by ``count_from_catalog`` when the catalog's row count answers the query."""
     limit: int | None = None
     offset: int = 0
     done: list[str] = field(default_factory=list)

@@ -4,7 +4,8 @@ The examples in each pass's docstring are doctests (``tests/unit/analysis/test_d
 runs them with ``NORMALIZE_WHITESPACE``), so they stay true as the passes change. The catalog
 is a slice of the demo catalog (``qserv_py/demo/schema.py``): database ``demo_dp02`` with the
 director ``Object``, its child ``ForcedSource`` (no position columns) and the regular
-``CcdVisit``; 85 stripes, 12 sub-stripes; every chunk holds rows.
+``CcdVisit``; 85 stripes, 12 sub-stripes; every chunk holds rows; ``Object`` has 123456
+rows (the other tables' counts are unknown to the view).
 
 >>> show("SELECT objectId FROM Object WHERE objectId = 5", through="parse")
 SELECT `objectId` FROM `Object` WHERE `objectId` = 5
@@ -17,7 +18,13 @@ import functools
 from qserv_py.czar.analysis.catalog_view import CatalogView
 from qserv_py.czar.analysis.errors import AnalysisError
 from qserv_py.czar.analysis.pipeline import plan_query
-from qserv_py.czar.analysis.plan import AllChunks, ChunkList, DirectorLookup, display_sql
+from qserv_py.czar.analysis.plan import (
+    AllChunks,
+    CatalogCount,
+    ChunkList,
+    DirectorLookup,
+    display_sql,
+)
 from qserv_py.sphgeom.regions import RegionIndex
 
 __all__ = ["example_view", "show", "show_plan"]
@@ -68,6 +75,7 @@ def example_view() -> CatalogView:
                 "director_key": "objectId",
                 "longitude_key": "coord_ra",
                 "latitude_key": "coord_dec",
+                "row_count": 123456,
             },
             {
                 "db": "demo_dp02",
@@ -116,11 +124,26 @@ def show_plan(sql: str, db: str | None = "demo_dp02") -> None:
         print(f"chunks: {list(chunks.chunk_ids)} of {chunks.database}")
     elif isinstance(chunks, DirectorLookup):
         within = "any chunk" if chunks.within is None else list(chunks.within)
+        key = f"{chunks.director_table}.{chunks.key_column}"
+        print(f"chunks: {key} {_keys(chunks)} within {within}")
+    elif isinstance(chunks, CatalogCount):
         print(
-            f"chunks: {chunks.director_table}.{chunks.key_column} in {list(chunks.values)}"
-            f" within {within}"
+            f"chunks: the catalog's row count of {chunks.database}.{chunks.table}"
+            f" ({chunks.row_count})"
         )
     else:
         print(f"chunks: run once ({', '.join(chunks.databases)})")
     if plan.limit is not None:
         print(f"stop after: {plan.limit} rows, skipping {plan.offset}")
+
+
+def _keys(lookup: DirectorLookup) -> str:
+    """``in [1, 2]`` or ``>= 10 AND < 15``: what the director index is asked for."""
+    if lookup.values is not None:
+        return f"in {list(lookup.values)}"
+    parts = []
+    if lookup.lower is not None:
+        parts.append(f">{'=' if lookup.lower.inclusive else ''} {lookup.lower.value}")
+    if lookup.upper is not None:
+        parts.append(f"<{'=' if lookup.upper.inclusive else ''} {lookup.upper.value}")
+    return " AND ".join(parts)

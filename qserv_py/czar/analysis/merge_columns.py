@@ -9,6 +9,12 @@ rows. ``MergeColumns`` hands out those columns, each computed once however often
   column, ``scisql_fluxToAbMag(x)``);
 - ``COUNT``, ``SUM``, ``MIN``, ``MAX``: per-chunk partial aggregates, merged by SUM (counts,
   sums), MIN or MAX; AVG is ``SUM(sums) / SUM(counts)``.
+- ``COUNT(DISTINCT x, ...)``, ``SUM(DISTINCT x)``, ``AVG(DISTINCT x)``: each argument becomes a
+  PASS column and an extra per-chunk GROUP BY key (``distinct_keys``), so a chunk returns each
+  distinct value once per group; the merge applies the same aggregate, DISTINCT included, to
+  the PASS columns, grouped by the user's keys only. The other aggregates stay right: their
+  partial values are now per (group, distinct value), still a partition of the rows.
+  ``MIN``/``MAX(DISTINCT x)`` are ``MIN``/``MAX(x)``.
 
 ``to_merge(expression)`` rewrites an expression of the user's query into its merge form,
 top-down: a GROUP BY key becomes its column; an aggregate becomes its merge formula; a
@@ -40,7 +46,7 @@ def _ref(alias: str) -> exp.Column:
 
 
 class MergeColumns:
-    __slots__ = ("_by_key", "_ctx", "group_keys", "parallel")
+    __slots__ = ("_by_key", "_ctx", "distinct_keys", "group_keys", "parallel")
 
     def __init__(self, ctx: PlanContext) -> None:
         self._ctx = ctx
@@ -50,6 +56,9 @@ class MergeColumns:
         """Each GROUP BY expression -> its PASS column (sqlglot trees compare structurally)."""
         self._by_key: dict[str, str] = {}
         """``KIND:sql`` -> column: by text, as built nodes differ from parsed ones in flags."""
+        self.distinct_keys: list[tuple[exp.Expr, str]] = []
+        """Arguments of DISTINCT aggregates and their PASS columns: extra per-chunk GROUP BY
+        keys (``group_chunks``)."""
 
     def column(self, expression: exp.Expr, kind: str) -> str:
         """The per-chunk column computing ``expression``; created on first use."""
@@ -65,6 +74,24 @@ class MergeColumns:
         alias = self.column(expression, "PASS")
         self.group_keys[expression.copy()] = alias
         return _ref(alias)
+
+    def group_chunks(self, select: exp.Select) -> None:
+        """Add the DISTINCT aggregates' arguments to the per-chunk GROUP BY (once each).
+
+        An argument without a column (``COUNT(DISTINCT 1)``) is grouped by its PASS column's
+        name: a literal in GROUP BY would be read as a position, and without any GROUP BY a
+        chunk without rows would still return the constant (counted as one value).
+        """
+        group = select.args.get("group")
+        keys = list(group.expressions) if group is not None else []
+        seen = {to_sql(k) for k in keys}
+        for arg, alias in self.distinct_keys:
+            key = arg.copy() if arg.find(exp.Column) is not None else _ref(alias)
+            if to_sql(key) not in seen:
+                seen.add(to_sql(key))
+                keys.append(key)
+        if keys:
+            select.set("group", exp.Group(expressions=keys))
 
     def to_merge(self, expression: exp.Expr) -> exp.Expr:
         def visit(node: exp.Expr) -> exp.Expr:
@@ -94,11 +121,16 @@ class MergeColumns:
                 " work per chunk are COUNT, SUM, MIN, MAX and AVG"
             )
         arg = node.this
-        if isinstance(arg, exp.Distinct) or node.expressions:
+        if node.expressions:  # SUM(a, b) and the like: MariaDB refuses them too
             raise UnsupportedQuery(
                 f"{written(node, self._ctx.sql)} is not supported on partitioned tables;"
-                " GROUP BY the column instead and count or sum the groups in the client"
+                " give the aggregate one argument"
             )
+        if isinstance(arg, exp.Distinct):
+            args = arg.expressions
+            if isinstance(node, (exp.Min, exp.Max)) and len(args) == 1:
+                return self._split(type(node)(this=args[0].copy()))
+            return self._split_distinct(node, args)
         if isinstance(node, exp.Count):
             counts = _ref(self.column(node, "COUNT"))
             total = exp.Coalesce(this=exp.Sum(this=counts), expressions=[exp.Literal.number(0)])
@@ -110,4 +142,20 @@ class MergeColumns:
             return exp.Paren(this=exp.Div(this=exp.Sum(this=sums), expression=exp.Sum(this=counts)))
         kind = type(node).__name__.upper()
         merged = type(node)(this=_ref(self.column(node, kind)))
+        return merged
+
+    def _split_distinct(self, node: exp.Expr, args: list[exp.Expr]) -> exp.Expr:
+        """``COUNT(DISTINCT a, b)`` -> ``COUNT(DISTINCT <a's column>, <b's column>)``."""
+        if not isinstance(node, exp.Count) and len(args) != 1:
+            raise UnsupportedQuery(
+                f"{written(node, self._ctx.sql)} is not supported; only COUNT(DISTINCT ...)"
+                " takes several arguments"
+            )
+        columns: list[exp.Expr] = []
+        for arg in args:
+            inner = arg.this if isinstance(arg, exp.Paren) else arg
+            alias = self.column(inner, "PASS")
+            columns.append(_ref(alias))
+            self.distinct_keys.append((inner.copy(), alias))
+        merged: exp.Expr = type(node)(this=exp.Distinct(expressions=columns))
         return merged

@@ -29,6 +29,7 @@ from qserv_py.czar.analysis.catalog_view import CatalogView
 from qserv_py.czar.analysis.check_joins import check_joins
 from qserv_py.czar.analysis.check_supported import check_supported
 from qserv_py.czar.analysis.context import PlanContext, Statements
+from qserv_py.czar.analysis.count_from_catalog import count_from_catalog
 from qserv_py.czar.analysis.errors import AnalysisBug, AnalysisError, AnalysisFailure
 from qserv_py.czar.analysis.infer_area import infer_area
 from qserv_py.czar.analysis.parse import parse
@@ -79,6 +80,7 @@ PASSES = Passes(
         restrict_area,  # needs qualify_columns, check_joins
         restrict_director,  # needs qualify_columns, check_joins
         rewrite_scisql,  # after the restrictors (they read and write scisql_s2PtIn* calls)
+        count_from_catalog,  # last: only a bare COUNT(*) of a whole table, from the catalog
     ),
     physical=(
         split_aggregates,  # needs qualify_columns; builds the merge for aggregates and GROUP BY

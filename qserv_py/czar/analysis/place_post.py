@@ -61,6 +61,7 @@ def place_post(stmts: Statements, ctx: PlanContext) -> Statements:
         for key in ("order", "limit", "offset", "distinct"):
             select.set(key, None)
         select.set("expressions", list(stmts.columns.parallel))
+        stmts.columns.group_chunks(select)  # ORDER BY COUNT(DISTINCT x) may add keys
         return stmts
     if distinct or order is not None:
         columns = MergeColumns(ctx)

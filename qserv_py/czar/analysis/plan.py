@@ -24,9 +24,11 @@ __all__ = [
     "DUMMY_CHUNK",
     "MERGE_TABLE_TOKEN",
     "AllChunks",
+    "CatalogCount",
     "ChunkList",
     "ChunkSelection",
     "DirectorLookup",
+    "KeyBound",
     "QueryPlan",
     "Scope",
     "SingleRun",
@@ -66,19 +68,53 @@ class ChunkList:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyBound:
+    """One end of a director-key range: ``key > value`` (``inclusive``: ``key >= value``)."""
+
+    value: int
+    inclusive: bool
+
+    def sql(self, column: str, side: str) -> str:
+        """``column >= %s`` and the like; ``side`` is ``"lower"`` or ``"upper"``."""
+        op = {"lower": ">", "upper": "<"}[side] + ("=" if self.inclusive else "")
+        return f"{column} {op} %s"
+
+
+@dataclass(frozen=True, slots=True)
 class DirectorLookup:
     """Director-index restrictors: dispatch looks the keys up, then runs only those chunks.
 
-    ``SELECT chunkId, subChunkId FROM qservMeta.<database>__<director_table>
-    WHERE <key_column> IN (<values>)``; the chunks found are intersected with ``within`` (the
-    area restrictors' chunks, or every chunk with rows when ``within`` is None).
+    ``SELECT DISTINCT chunkId FROM qservMeta.<database>__<director_table> WHERE <key_column>
+    IN (<values>)`` when ``values`` is given (already limited to the range, if any), else
+    ``WHERE <key_column> >= <lower> AND <key_column> <= <upper>`` with the bounds given (the
+    index table has an index on the key, so both are index lookups). The chunks found are
+    intersected with ``within`` (the area restrictors' chunks, or every chunk with rows when
+    ``within`` is None).
     """
 
     database: str
     director_table: str
     key_column: str
-    values: tuple[int, ...]
+    values: tuple[int, ...] | None
     within: tuple[int, ...] | None
+    lower: KeyBound | None = None
+    upper: KeyBound | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogCount:
+    """No chunk at all: the answer is ``database.table``'s row count from the catalog.
+
+    ``chunk_template`` is then a SELECT without FROM that the czar evaluates on its own
+    MariaDB: ``SELECT CAST(CAST(<n> AS DECIMAL(20, 0)) AS SIGNED) AS `COUNT(*)```. It is right
+    only while the catalog still says ``row_count``: the engine checks that before answering
+    and plans again from a fresh catalog when it does not (a table dropped or loaded again
+    since the snapshot).
+    """
+
+    database: str
+    table: str
+    row_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +124,7 @@ class SingleRun:
     databases: tuple[str, ...]
 
 
-ChunkSelection: TypeAlias = AllChunks | ChunkList | DirectorLookup | SingleRun
+ChunkSelection: TypeAlias = AllChunks | ChunkList | DirectorLookup | SingleRun | CatalogCount
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +132,11 @@ class QueryPlan:
     """One user SELECT, planned.
 
     ``chunk_template`` runs on every selected chunk (``render(chunk_id)``), or once when
-    ``scope`` is ``"single"``. When ``needs_merge``, the czar loads all per-chunk rows into one
-    table and runs ``merge_sql`` over it (``render_merge``); otherwise rows stream to the client
-    as they come, and ``limit``/``offset`` say when to stop: skip ``offset`` rows, pass
-    ``limit`` rows, then cancel the remaining chunks. ``result_columns`` are the column names
+    ``scope`` is ``"single"`` (on a worker, or on the czar's own db for ``CatalogCount``).
+    When ``needs_merge``, the czar loads all per-chunk rows into one table and runs
+    ``merge_sql`` over it (``render_merge``); otherwise rows stream to the client as they
+    come, and ``limit``/``offset`` say when to stop: skip ``offset`` rows, pass ``limit``
+    rows, then cancel the remaining chunks. ``result_columns`` are the column names
     the user sees, in order, whatever aliases the generated SQL uses.
     """
 

@@ -5,7 +5,8 @@ aggregates or groups (an aggregate anywhere in the select list, HAVING or ORDER 
 GROUP BY), each chunk computes partial results per group and the czar merges them:
 
 - per chunk: the GROUP BY keys and every aggregate's parts (``MergeColumns``), grouped by
-  the same GROUP BY; no HAVING (a group's partial count says nothing about its total);
+  the same GROUP BY plus the arguments of DISTINCT aggregates; no HAVING (a group's partial
+  count says nothing about its total);
 - merge: the user's select list rewritten over those columns, ``GROUP BY`` the keys'
   columns, and HAVING rewritten the same way. ORDER BY, LIMIT and DISTINCT are placed by
   ``place_post``.
@@ -27,7 +28,17 @@ merge: SELECT `QS1_PASS` AS `band`, CAST(COALESCE(SUM(`QS2_COUNT`), 0) AS SIGNED
     HAVING CAST(COALESCE(SUM(`QS2_COUNT`), 0) AS SIGNED) > 5
 
 Results stay the same: COUNT, SUM, MIN and MAX are associative over a partition of the rows
-into chunks, and AVG is carried as its sum and count.
+into chunks, and AVG is carried as its sum and count. ``COUNT(DISTINCT x)`` (and SUM, AVG)
+group each chunk by ``x`` too, so the merge sees every distinct value of each group and
+applies the same DISTINCT aggregate (``merge_columns``):
+
+>>> show("SELECT band, COUNT(DISTINCT ccdVisitId), COUNT(*) FROM ForcedSource GROUP BY band",
+...      through="split_aggregates")
+chunk: SELECT `ForcedSource`.`band` AS `QS1_PASS`, `ForcedSource`.`ccdVisitId` AS `QS2_PASS`,
+    COUNT(*) AS `QS3_COUNT` FROM `demo_dp02`.`ForcedSource` AS `ForcedSource`
+    GROUP BY `ForcedSource`.`band`, `ForcedSource`.`ccdVisitId`
+merge: SELECT `QS1_PASS` AS `band`, COUNT(DISTINCT `QS2_PASS`) AS `COUNT(DISTINCT ccdVisitId)`,
+    CAST(COALESCE(SUM(`QS3_COUNT`), 0) AS SIGNED) AS `COUNT(*)` FROM `%RR%` GROUP BY `QS1_PASS`
 """
 
 from __future__ import annotations
@@ -74,4 +85,5 @@ def split_aggregates(stmts: Statements, ctx: PlanContext) -> Statements:
         merge.set("having", exp.Having(this=columns.to_merge(having.this)))
         select.set("having", None)
     select.set("expressions", list(columns.parallel))
+    columns.group_chunks(select)
     return dataclasses.replace(stmts, merge=merge, columns=columns)

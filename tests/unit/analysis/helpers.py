@@ -3,7 +3,8 @@
 Golden files live in ``tests/fixtures/analysis/<pass or topic>.sql``. A file is a sequence of
 cases separated by blank lines. Lines starting with ``#`` are comments, except directives:
 
-    # catalog: demo | qcase01      which catalog view the following cases use (default demo)
+    # catalog: demo | qcase01 | counted   which catalog view the following cases use (default
+                                          demo; counted: demo with row counts)
     # db: <name> | none            the session's default database (default: the catalog's)
 
 A case is the input SQL (one or more lines) followed by ``key: value`` lines:
@@ -12,7 +13,8 @@ A case is the input SQL (one or more lines) followed by ``key: value`` lines:
     merge: <merge SQL> | none
     columns: ["name", ...]         result column names as JSON
     chunks: all <db> (<n>) | list <db> [ids] | director <db>.<table>.<key> [values] within
-            all|[ids] | single [dbs]
+            all|[ids] | director <db>.<table>.<key> >= a AND < b within all|[ids]
+            | single [dbs] | catalog count <db>.<table> <n>
     limit: <n> offset <m>          only when the plan carries early-stop hints
 
 In ``<topic>__invalid.sql`` a case is the input followed by ``error: <code> <message>``.
@@ -34,6 +36,7 @@ from typing import Any
 from qserv_py.czar.analysis import (
     AllChunks,
     AnalysisFailure,
+    CatalogCount,
     CatalogView,
     ChunkList,
     DirectorLookup,
@@ -242,7 +245,32 @@ def qcase01_view() -> CatalogView:
     )
 
 
-CATALOGS = {"demo": (demo_view, "demo_dp02"), "qcase01": (qcase01_view, "qcase01")}
+COUNTED_ROWS = {"Object": 3000, "ForcedSource": 41234, "CcdVisit": 120}
+
+
+@functools.cache
+def counted_view() -> CatalogView:
+    """demo_dp02 with the row counts ingest records (``COUNTED_ROWS``), as the czar sees it."""
+    tables = [{**t, "row_count": COUNTED_ROWS[t["name"]]} for t in _demo_tables()]
+    return CatalogView.from_dicts(
+        [
+            {
+                "name": "demo_dp02",
+                "num_stripes": 85,
+                "num_sub_stripes": 12,
+                "overlap": 0.01667,
+                "chunks": all_chunks(85, 12),
+            }
+        ],
+        tables,
+    )
+
+
+CATALOGS = {
+    "demo": (demo_view, "demo_dp02"),
+    "qcase01": (qcase01_view, "qcase01"),
+    "counted": (counted_view, "demo_dp02"),
+}
 
 # ---------------------------------------------------------------------------------------------
 # Plans as golden-file text
@@ -256,10 +284,16 @@ def describe_chunks(plan: QueryPlan) -> str:
         return f"list {c.database} {json.dumps(list(c.chunk_ids))}"
     if isinstance(c, DirectorLookup):
         within = "all" if c.within is None else json.dumps(list(c.within))
-        return (
-            f"director {c.database}.{c.director_table}.{c.key_column}"
-            f" {json.dumps(list(c.values))} within {within}"
-        )
+        if c.values is not None:
+            keys = json.dumps(list(c.values))
+        else:
+            bounds = [(">", c.lower), ("<", c.upper)]
+            keys = " AND ".join(
+                f"{op}{'=' if b.inclusive else ''} {b.value}" for op, b in bounds if b is not None
+            )
+        return f"director {c.database}.{c.director_table}.{c.key_column} {keys} within {within}"
+    if isinstance(c, CatalogCount):
+        return f"catalog count {c.database}.{c.table} {c.row_count}"
     assert isinstance(c, SingleRun)
     return f"single {json.dumps(list(c.databases))}"
 

@@ -19,6 +19,7 @@ from qserv_py.czar.analysis import (
     MERGE_TABLE_TOKEN,
     AllChunks,
     AnalysisFailure,
+    CatalogCount,
     ChunkList,
     DirectorLookup,
     QueryPlan,
@@ -76,8 +77,10 @@ def check_plan(plan: QueryPlan) -> None:
     chunk_tree = sqlglot.parse_one(rendered, read="mysql")
     assert isinstance(chunk_tree, exp.Select)
     if plan.scope == "single":
-        assert isinstance(plan.chunks, SingleRun)
+        assert isinstance(plan.chunks, SingleRun | CatalogCount)
         assert CHUNK_TOKEN not in plan.chunk_template and plan.merge_sql is None
+        if isinstance(plan.chunks, CatalogCount):  # the czar evaluates it: no table at all
+            assert chunk_tree.find(exp.Table) is None
     else:
         assert not isinstance(plan.chunks, SingleRun)
         assert CHUNK_TOKEN in plan.chunk_template
@@ -93,4 +96,8 @@ def check_plan(plan: QueryPlan) -> None:
     if isinstance(chunks, (AllChunks, ChunkList)):
         assert list(chunks.chunk_ids) == sorted(set(chunks.chunk_ids))
     if isinstance(chunks, DirectorLookup):
-        assert list(chunks.values) == sorted(set(chunks.values))
+        if chunks.values is not None:
+            assert list(chunks.values) == sorted(set(chunks.values))
+            assert chunks.lower is None and chunks.upper is None  # the range thinned them
+        else:
+            assert chunks.lower is not None or chunks.upper is not None

@@ -33,6 +33,7 @@ def test_passes_in_phases() -> None:
         "restrict_area",
         "restrict_director",
         "rewrite_scisql",
+        "count_from_catalog",
     ]
     assert _names(PASSES.physical) == ["split_aggregates", "place_post", "template_tables"]
     assert _names(PASSES.final) == ["select_chunks"]
