@@ -1,9 +1,19 @@
-"""Worker side of the query path: run one chunk query and stream its typed result to the czar.
+"""Worker side of the query path: run one chunk query and stream its result to the czar.
 
-``query.run {query_id, chunk_id, sql, batch_rows?, batch_bytes?, timeout?}`` answers with a
-streaming reply (docs/rpc.md): a ``schema`` batch, then ``rows`` batches encoded by
-:mod:`qserv_py.results.codec`, then an end frame with counts and MariaDB's warnings.
-``query.status`` lists the chunk queries running now.
+``query.run {query_id, chunk_id, sql, format?, batch_rows?, batch_bytes?, timeout?}`` answers
+with a streaming reply (docs/rpc.md): a ``schema`` batch, then ``rows`` batches, then an end
+frame with counts and MariaDB's warnings. ``format`` ``typed`` (the default) sends Python values
+encoded by :mod:`qserv_py.results.codec` (the czar inserts them into a result table); ``text``
+sends MariaDB's own text-protocol row packets, unparsed (:mod:`qserv_py.results.text_rows`),
+which the czar passes to its client. ``query.status`` lists the chunk queries running now.
+
+Text batches are cut from asyncmy's receive buffer: after ``execute`` on the unbuffered cursor
+(which reads the column definitions), ``_read_text`` walks the packet headers already in the
+buffer (``scan_packets``: length, sequence, end-of-result check; about 0.3 µs a row) and copies
+whole runs of packets; only when no complete packet is buffered does it await one through the
+driver's ``read_packet`` (which also ends the result, raises MariaDB's errors and joins 16 MiB
+rows). The connection's parse position and sequence number are advanced exactly as the driver's
+own row reader does, so everything after (warnings, kill and drain, reuse) works unchanged.
 
 Reading: asyncmy's unbuffered ``SSCursor`` over the text protocol, one ``fetchmany`` per batch,
 so the worker holds one batch however large the result. Its values are PyMySQL's. Measured
@@ -36,6 +46,7 @@ import asyncmy.errors
 from asyncmy.cursors import SSCursor
 
 from qserv_py.results.codec import Column, Schema, encode_rows, encode_schema
+from qserv_py.results.text_rows import frame_row, scan_packets
 from qserv_py.rpc.errors import RpcError
 from qserv_py.rpc.server import Handler, StreamReply
 from qserv_py.worker.database import DatabaseAddress, sql_error
@@ -53,6 +64,7 @@ MIN_BATCH_ROWS, MAX_BATCH_ROWS = 16, 65536
 STATEMENT_TIME_MARGIN = 30.0  # MariaDB's own max_statement_time, a backstop behind ours
 CLEANUP_TIMEOUT = 10.0  # kill + wait + drain after a cancel
 MAX_WARNINGS = 20
+FORMATS = ("typed", "text")
 _READ_STATEMENT = re.compile(  # leading blanks and comments, then SELECT, WITH or "("
     r"\A(?:\s+|/\*.*?\*/|--[^\n]*\n|#[^\n]*\n)*(?:\(|select\b|with\b)", re.I | re.S
 )
@@ -66,6 +78,7 @@ class ChunkQuery:
     batch_rows: int | None
     batch_bytes: int
     timeout: float
+    format: str = "typed"
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ChunkQuery:
@@ -76,6 +89,7 @@ class ChunkQuery:
             batch_rows = None if batch_rows is None else int(batch_rows)
             batch_bytes = int(params.get("batch_bytes", BATCH_BYTES))
             timeout = float(params.get("timeout", DEFAULT_TIMEOUT))
+            result_format = params.get("format", "typed")
         except (KeyError, TypeError, ValueError) as exc:
             raise RpcError("bad_request", f"query.run: bad or missing parameter: {exc}") from exc
         if not isinstance(sql, str) or not _READ_STATEMENT.match(sql):
@@ -84,7 +98,9 @@ class ChunkQuery:
             raise RpcError("bad_request", f"batch_rows must be in 1..{MAX_BATCH_ROWS}")
         if not 1024 <= batch_bytes <= 64 << 20 or not 0 < timeout <= MAX_TIMEOUT:
             raise RpcError("bad_request", "batch_bytes or timeout out of range")
-        return cls(query_id, chunk_id, sql, batch_rows, batch_bytes, timeout)
+        if result_format not in FORMATS:
+            raise RpcError("bad_request", f"format must be one of {', '.join(FORMATS)}")
+        return cls(query_id, chunk_id, sql, batch_rows, batch_bytes, timeout, result_format)
 
     def statement(self) -> str:
         """The SQL sent to MariaDB, with MariaDB's own time limit as a backstop."""
@@ -200,7 +216,16 @@ class _Execution:
                 schema = _schema(cursor)
                 yield {"part": "schema", "columns": len(schema)}, encode_schema(schema)
                 size = q.batch_rows or FIRST_BATCH_ROWS
-                while rows := await self._call(cursor.fetchmany(size)):
+                while q.format == "text":
+                    body, count = await self._call(_read_text(conn, cursor, size, q.batch_bytes))
+                    if not count:
+                        break
+                    self._rows += count
+                    self._batches += 1
+                    self._bytes += len(body)
+                    yield {"part": "rows", "rows": count, "format": "text"}, body
+                    size = q.batch_rows or MAX_BATCH_ROWS
+                while q.format == "typed" and (rows := await self._call(cursor.fetchmany(size))):
                     body = encode_rows(rows, len(schema))
                     self._rows += len(rows)
                     self._batches += 1
@@ -327,6 +352,49 @@ def _server_error(exc: BaseException) -> bool:
     args = getattr(exc, "args", ())
     code = args[0] if args and isinstance(args[0], int) else 0
     return isinstance(exc, asyncmy.errors.MySQLError) and 1000 <= code < 2000
+
+
+async def _read_text(conn: Any, cursor: Any, max_rows: int, max_bytes: int) -> tuple[bytes, int]:
+    """Up to ``max_rows`` rows and about ``max_bytes`` of the result's row packets, as MariaDB
+    sent them (``(b"", 0)`` at the end of the result).
+
+    Touches asyncmy's receive state (``_proto.buffer/pos/length``, ``_next_seq_id``) the way
+    its own bulk row parser does; with a driver that lacks it, every packet takes the slow path.
+    """
+    result = cursor._result
+    proto = getattr(conn, "_proto", None)
+    parts: list[bytes] = []
+    rows = size = 0
+    while rows < max_rows and size < max_bytes and result is not None and result.unbuffered_active:
+        if proto is not None:
+            buf, pos = proto.buffer, proto.pos
+            end, seq, taken = scan_packets(
+                buf,
+                pos,
+                proto.length,
+                conn._next_seq_id,
+                conn._deprecate_eof,
+                max_rows - rows,
+                max_bytes - size,
+            )
+            if taken:
+                with memoryview(buf) as view:
+                    parts.append(view[pos:end].tobytes())
+                proto.pos = end
+                conn._next_seq_id = seq
+                rows += taken
+                size += end - pos
+                continue
+        packet = await conn.read_packet()  # waits; raises MariaDB's error packets
+        if result._check_packet_is_eof(packet):  # records warning_count and has_next
+            result.unbuffered_active = False
+            result.connection = None
+            break
+        payload = packet.get_all_data()
+        parts.append(frame_row(payload))
+        rows += 1
+        size += len(payload) + 4
+    return b"".join(parts), rows
 
 
 def _next_size(size: int, rows: int, body_bytes: int, target: int) -> int:

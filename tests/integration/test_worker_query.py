@@ -1,5 +1,6 @@
-"""``query.run`` on a real worker: typed rows equal PyMySQL's, errors carry MariaDB codes, and a
-stream the czar stops reading kills its statement on the worker's MariaDB."""
+"""``query.run`` on a real worker: typed rows equal PyMySQL's, text rows are MariaDB's own bytes,
+errors carry MariaDB codes, and a stream the czar stops reading kills its statement on the
+worker's MariaDB."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from qserv_py.cluster.config import HOST
 from qserv_py.cluster.local import LocalCluster
 from qserv_py.results.codec import Schema, decode_rows, decode_schema
+from qserv_py.results.text_rows import TextRows, split_row, value_converters
 from qserv_py.rpc.client import RpcChannel
 from qserv_py.rpc.errors import RpcError
 from qserv_py.rpc.framing import read_frame, write_frame
@@ -95,7 +97,9 @@ def _channel_args(cluster: LocalCluster) -> tuple[str, int, str]:
 async def _run(
     cluster: LocalCluster, sql: str, **params: Any
 ) -> tuple[Schema, list[tuple[Any, ...]], dict[str, Any], list[int]]:
-    """Run ``sql`` through ``query.run``; the schema, the rows, the end result, body sizes."""
+    """Run ``sql`` through ``query.run``; the schema, the rows, the end result, body sizes.
+
+    With ``format="text"``, the rows are the raw values of each text row (bytes or None)."""
     channel = await RpcChannel.connect(*_channel_args(cluster))
     try:
         schema, rows, sizes = None, [], []
@@ -104,6 +108,12 @@ async def _run(
             async for header, body in stream:
                 if header["part"] == "schema":
                     schema = decode_schema(body)
+                elif params.get("format") == "text":
+                    assert header["format"] == "text" and schema is not None
+                    text = TextRows(body, header["rows"], value_converters(schema))
+                    payloads = [text[i : i + 1].data[4:] for i in range(len(text))]
+                    rows.extend(tuple(split_row(p, len(schema))) for p in payloads)
+                    sizes.append(len(body))
                 else:
                     batch = decode_rows(body)
                     assert len(batch) == header["rows"]
@@ -140,6 +150,60 @@ def test_rows_equal_pymysql(
     for got, want in zip(rows, expected, strict=True):
         bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want, strict=True))]
         assert all(_identical(g, w) for _, g, w in bad), [b for b in bad if not _identical(*b[1:])]
+
+
+def _raw_connection(cluster: LocalCluster) -> pymysql.connections.Connection[Any]:
+    """A PyMySQL connection that returns every value as the bytes MariaDB sent."""
+    name = cluster.config.workers[WORKER].name
+    args = cluster.mariadb(name).connect_args(cluster.config.mariadb_password)
+    return pymysql.connect(**args, autocommit=True, conv={}, use_unicode=False)
+
+
+@pytest.mark.parametrize("sql", QUERIES)
+def test_text_rows_are_mariadbs_bytes(
+    cluster: LocalCluster, worker_conn: pymysql.connections.Connection[Any], sql: str
+) -> None:
+    raw = _raw_connection(cluster)
+    try:
+        expected_raw = query(raw, sql)
+    finally:
+        raw.close()
+    with worker_conn.cursor() as cur:
+        cur.execute(sql)
+        expected = list(cur.fetchall())
+    schema, rows, result, _ = asyncio.run(_run(cluster, sql, format="text"))
+    assert rows == expected_raw and result["rows"] == len(rows)
+    # As row tuples (prepared statements, LIMIT slices), text rows give PyMySQL's values.
+    convert = value_converters(schema)
+    for got_raw, want in zip(rows, expected, strict=True):
+        got = [None if v is None else c(v) for v, c in zip(got_raw, convert, strict=True)]
+        bad = [(i, g, w) for i, (g, w) in enumerate(zip(got, want, strict=True))]
+        assert all(_identical(g, w) for _, g, w in bad), [b for b in bad if not _identical(*b[1:])]
+
+
+def test_text_format_batches_warnings_and_bad_format(
+    cluster: LocalCluster, worker_conn: pymysql.connections.Connection[Any]
+) -> None:
+    sql = f"SELECT id, v FROM {DB}.types ORDER BY id"
+    _, rows, result, sizes = asyncio.run(_run(cluster, sql, batch_rows=1, format="text"))
+    assert [r[0] for r in rows] == [b"1", b"2", b"3", b"4"] and len(sizes) == 4
+    cte = "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 5000) "
+    _, rows, result, _ = asyncio.run(_run(cluster, cte + "SELECT n FROM s", format="text"))
+    assert len(rows) == 1001 and rows[-1] == (b"1001",)
+    assert [w[1] for w in result["warnings"]] == [1931]
+    with pytest.raises(RpcError) as err:
+        asyncio.run(_run(cluster, sql, format="csv"))
+    assert err.value.code == "bad_request"
+
+
+def test_a_million_text_rows_stream_in_bounded_batches(cluster: LocalCluster) -> None:
+    sql = f"SELECT seq, seq * 1.5e0, -seq, seq / 4, NULL FROM {DB}.seq_1_to_1000000"
+    _, rows, result, sizes = asyncio.run(_run(cluster, sql, format="text"))
+    assert result["rows"] == len(rows) == 1_000_000
+    assert rows[0] == (b"1", b"1.5", b"-1", b"0.2500", None)
+    assert rows[-1] == (b"1000000", b"1500000", b"-1000000", b"250000.0000", None)
+    assert sum(int(r[0]) for r in rows) == 1_000_000 * 1_000_001 // 2
+    assert len(sizes) > 20 and max(sizes) < 1 << 20
 
 
 def test_schema_carries_flags_charset_and_precision(
@@ -239,8 +303,9 @@ LONG_STREAM = f"SELECT seq, '{{m}}' FROM {DB}.seq_1_to_1000000000"
 LONG_SILENCE = "SELECT SLEEP(600), '{m}'"
 
 
+@pytest.mark.parametrize("result_format", ["typed", "text"])
 def test_closing_the_stream_early_kills_the_statement(
-    cluster: LocalCluster, worker_conn: pymysql.connections.Connection[Any]
+    cluster: LocalCluster, worker_conn: pymysql.connections.Connection[Any], result_format: str
 ) -> None:
     marker = _marker()
     before = _pooled_connection_id(cluster)
@@ -248,7 +313,12 @@ def test_closing_the_stream_early_kills_the_statement(
     async def scenario() -> None:
         channel = await RpcChannel.connect(*_channel_args(cluster))
         try:
-            request = {"query_id": 8, "chunk_id": 1, "sql": LONG_STREAM.format(m=marker)}
+            request = {
+                "query_id": 8,
+                "chunk_id": 1,
+                "sql": LONG_STREAM.format(m=marker),
+                "format": result_format,
+            }
             async with channel.stream("query.run", request) as stream:
                 async for header, _ in stream:
                     if header["part"] == "rows":

@@ -3,7 +3,9 @@
 mysql-mimic derives the text encoding from the column's character set and cannot encode with
 the ``binary`` one (collation 63, used by every number and binary string), and formats some
 Python values unlike MariaDB (``timedelta``). ``result_column`` keeps the metadata MariaDB sent
-and writes values as MariaDB writes them in the text protocol.
+and writes values as MariaDB writes them in the text protocol. In the binary protocol (prepared
+statements), the types sent as length-encoded strings (DECIMAL, strings, BLOBs, BIT, JSON, ...)
+get the same text, since mysql-mimic's own encoder fails on the ``binary`` character set.
 """
 
 from __future__ import annotations
@@ -13,9 +15,28 @@ from typing import Any
 
 from mysql_mimic import ResultColumn
 from mysql_mimic.charset import CharacterSet
-from mysql_mimic.types import ColumnType
+from mysql_mimic.types import ColumnType, str_len
 
 BINARY = 63
+# Types the binary protocol sends as length-encoded strings.
+_STRING_IN_BINARY_PROTOCOL = frozenset(
+    {
+        ColumnType.DECIMAL,
+        ColumnType.NEWDECIMAL,
+        ColumnType.VARCHAR,
+        ColumnType.VAR_STRING,
+        ColumnType.STRING,
+        ColumnType.TINY_BLOB,
+        ColumnType.MEDIUM_BLOB,
+        ColumnType.LONG_BLOB,
+        ColumnType.BLOB,
+        ColumnType.ENUM,
+        ColumnType.SET,
+        ColumnType.JSON,
+        ColumnType.GEOMETRY,
+        ColumnType.BIT,
+    }
+)
 
 
 def _time_text(value: dt.timedelta) -> str:
@@ -72,6 +93,15 @@ def result_column(name: str, type_code: int, collation: int) -> ResultColumn:
     def encode(_column: ResultColumn, value: Any) -> bytes:
         return mariadb_text(value, encoding)
 
+    def encode_binary(_column: ResultColumn, value: Any) -> bytes:
+        return bytes(str_len(mariadb_text(value, encoding)))
+
     # mysql-mimic writes TINY values itself with the column's codec, which "binary" lacks.
     charset = CharacterSet.utf8mb4 if column_type == ColumnType.TINY else _wire_charset(collation)
-    return ResultColumn(name=name, type=column_type, character_set=charset, text_encoder=encode)
+    return ResultColumn(
+        name=name,
+        type=column_type,
+        character_set=charset,
+        text_encoder=encode,
+        binary_encoder=encode_binary if column_type in _STRING_IN_BINARY_PROTOCOL else None,
+    )

@@ -5,16 +5,25 @@ the end (reference/stack-measurements.md 1.6: first row at 5 s, with the last; 2
 1M proxied rows). Rows handed over as :class:`RowBatches` are written and drained batch by
 batch instead, so the client sees the first chunk's rows at once and a slow client slows the
 producer (back-pressure) rather than growing the czar's memory.
+
+A batch that is a :class:`~qserv_py.results.text_rows.TextRows` (rows of a query without a
+merge, as the workers' MariaDB sent them) is written as it is: its packets get this
+connection's sequence numbers and go out in one write, with no work per value, so the client
+gets MariaDB's own bytes. Other batches (merge results, the czar's own queries) are Python or
+text values that mysql-mimic's ``write_text_rows`` formats with the columns' encoders.
 """
 
 from __future__ import annotations
 
 import types
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any
 
+import mysql_mimic.connection
 from mysql_mimic import ResultSet, packets
 from mysql_mimic.connection import Connection
+
+from qserv_py.results.text_rows import TextRows
 
 
 class RowBatches:
@@ -59,16 +68,35 @@ async def _write_text_resultset(connection: Connection, result_set: ResultSet) -
     connection.stream.write_many(header)
     await connection.stream.drain()
     count = 0
+    stream = connection.stream
     async for batch in result_set.rows.batches:
-        count += connection.stream.write_text_rows(batch, result_set.columns)
-        await connection.stream.drain()
+        if isinstance(batch, TextRows):
+            data, stream.seq.value = batch.wire(stream.seq.value)
+            stream.writer.write(data)  # the stream's own buffer is empty after each drain
+            count += batch.num_rows
+        else:
+            count += stream.write_text_rows(batch, result_set.columns)
+        await stream.drain()
     await connection.stream.write(connection.ok_or_eof(affected_rows=count), drain=False)
     await connection.stream.drain()
 
 
 _ORIGINAL = Connection.write_text_resultset
+_ORIGINAL_AITERATE = mysql_mimic.connection.aiterate
+
+
+def _aiterate(iterable: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[Any]:
+    """mysql-mimic's ``aiterate`` iterates only async *generators* asynchronously, and a
+    :class:`RowBatches` (an async iterable) would be iterated synchronously and fail: that is
+    how the binary protocol (prepared statements) reads result rows."""
+    if isinstance(iterable, RowBatches):
+        return iterable.__aiter__()
+    rows: AsyncIterator[Any] = _ORIGINAL_AITERATE(iterable)
+    return rows
 
 
 def enable_streaming(connection: Connection) -> None:
-    """Make this one connection write :class:`RowBatches` results batch by batch."""
+    """Make this one connection write :class:`RowBatches` results batch by batch (and let
+    mysql-mimic's other result paths iterate them row by row)."""
+    mysql_mimic.connection.aiterate = _aiterate
     connection.write_text_resultset = types.MethodType(_write_text_resultset, connection)
