@@ -10,7 +10,10 @@ times, for each kind of query, ``--repeat`` runs through PyMySQL (one connection
 - light curve: the ForcedSource rows of one object;
 - cone search of 0.05 deg: ``qserv_areaspec_circle`` through the czar; the baseline uses the
   same sciSQL predicate (as plain SQL) plus a ``coord_dec BETWEEN`` that its index can use;
-- a full-scan aggregate with a WHERE clause.
+- a full-scan aggregate with a WHERE clause;
+- ``--clients`` concurrent clients (default 100) doing point lookups for ``--seconds``:
+  queries/s, errors and latency percentiles. The clients run in ``CLIENT_PROCESSES``
+  processes of threads, one PyMySQL connection each, against each side in turn.
 
 Prints p50/p95 per side and the ratio baseline/qserv-py (> 1: qserv-py faster). A benchmark,
 not a test: nothing asserts on time. Everything started is stopped in ``finally``.
@@ -20,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
 import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +50,82 @@ from tests.oracle import Oracle, schema_from_ingest_json  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
 DB = "demo_dp02"
+CLIENT_PROCESSES = 4
+
+
+def _lookup_clients(
+    connect: dict[str, Any], ids: list[int], threads: int, seconds: float, seed: int, out: Any
+) -> None:
+    """One client process: ``threads`` connections doing point lookups until the time is up."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads + 1)
+
+    def client(n: int) -> None:
+        rng = random.Random(seed * 1000 + n)
+        mine: list[float] = []
+        try:
+            conn = pymysql.connect(**connect)
+        except pymysql.MySQLError as exc:
+            with lock:
+                errors.append(repr(exc))
+            start.wait()
+            return
+        start.wait()
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            try:
+                mine.append(
+                    _timed(conn, f"SELECT * FROM Object WHERE objectId = {rng.choice(ids)}")
+                )
+            except pymysql.MySQLError as exc:
+                with lock:
+                    errors.append(repr(exc))
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    start.wait()
+    for w in workers:
+        w.join()
+    out.put((latencies, errors))
+
+
+def concurrent_lookups(
+    connect: dict[str, Any], ids: list[int], clients: int, seconds: float
+) -> tuple[float, int, float, float]:
+    """(queries/s, errors, p50 ms, p95 ms) of ``clients`` concurrent point-lookup clients."""
+    out: Any = multiprocessing.Queue()
+    per = [
+        clients // CLIENT_PROCESSES + (i < clients % CLIENT_PROCESSES)
+        for i in range(CLIENT_PROCESSES)
+    ]
+    procs = [
+        multiprocessing.Process(target=_lookup_clients, args=(connect, ids, n, seconds, i, out))
+        for i, n in enumerate(per)
+        if n
+    ]
+    for proc in procs:
+        proc.start()
+    latencies: list[float] = []
+    errors: list[str] = []
+    for _ in procs:
+        got, failed = out.get()
+        latencies += got
+        errors += failed
+    for proc in procs:
+        proc.join()
+    if errors:
+        print(f"  {len(errors)} errors, e.g. {errors[0]}")
+    latencies.sort()
+    if not latencies:
+        return 0.0, len(errors), float("nan"), float("nan")
+    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    return len(latencies) / seconds, len(errors), statistics.median(latencies), p95
 
 
 def _timed(conn: Any, sql: str) -> float:
@@ -78,6 +159,8 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--seed", type=int, default=20260425)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qserv-bench-queries-"))
     cluster = new_cluster(work / "cluster", 2)
@@ -154,6 +237,16 @@ def main() -> None:
             print(f"{name:16} {q50:10.2f} {q95:8.2f} {b50:10.2f} {b95:8.2f} {b50 / q50:7.2f}")
         czar.close()
         plain.close()
+        sides = {
+            "qserv-py": {"port": cluster.config.frontend_port, "user": "qsmaster"},
+            "plain": {"port": baseline.port, "user": "root", "password": "bench"},
+        }
+        print(f"\n{args.clients} concurrent clients, point lookups for {args.seconds:g} s")
+        print(f"{'side':10} {'queries/s':>10} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8}")
+        for side, where in sides.items():
+            connect = {"host": "127.0.0.1", "database": DB, **where}
+            qps, errors, p50, p95 = concurrent_lookups(connect, ids, args.clients, args.seconds)
+            print(f"{side:10} {qps:10.0f} {errors:7d} {p50:8.2f} {p95:8.2f}")
     finally:
         asyncio.run(cluster.down())
         asyncio.run(baseline.stop())

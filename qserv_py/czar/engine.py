@@ -33,7 +33,7 @@ from qserv_py.czar.analysis import (
     SingleRun,
     analyse,
 )
-from qserv_py.czar.analysis.plan import DUMMY_CHUNK
+from qserv_py.czar.analysis.plan import DUMMY_CHUNK, CatalogCount, KeyBound
 from qserv_py.czar.czar_db_results import CzarDbQueries
 from qserv_py.czar.dispatch import ChunkBatch, DispatchError, run_chunks
 from qserv_py.czar.frontend.columns import result_column
@@ -81,6 +81,7 @@ def catalog_view(snapshot: CatalogSnapshot) -> CatalogView:
             "director_key": t.director_key,
             "longitude_key": t.longitude_key,
             "latitude_key": t.latitude_key,
+            "row_count": t.row_count,
         }
         for db in snapshot.databases.values()
         for t in db.tables.values()
@@ -105,6 +106,7 @@ class QueryEngine:
         self._meta: Any = None
         self._query_ids = itertools.count(1)
         self._collations: dict[int, str] = {}
+        self._views: tuple[CatalogSnapshot, CatalogView] | None = None
 
     async def start(self) -> None:
         await self._czar_db.open()
@@ -121,6 +123,13 @@ class QueryEngine:
             self._meta.close()
             await self._meta.wait_closed()
 
+    def _view(self, snapshot: CatalogSnapshot) -> CatalogView:
+        """The analysis view of ``snapshot``, built once per snapshot (it costs 0.2-0.4 ms)."""
+        cached = self._views
+        if cached is None or cached[0] is not snapshot:
+            cached = self._views = (snapshot, catalog_view(snapshot))
+        return cached[1]
+
     async def evaluate(self, sql: str) -> ResultSet:
         return await self._czar_db.stream(sql)
 
@@ -129,16 +138,43 @@ class QueryEngine:
     ) -> ResultSet:
         snapshot = await self._catalog.get()
         text = sql if _verbatim(sql, expression) else expression.sql(dialect="mysql")
-        result = analyse(text, catalog_view(snapshot), database)
+        result = analyse(text, self._view(snapshot), database)
         if isinstance(result, AnalysisFailure):
             raise mysql_error(result.mysql_code, result.message)
         plan = result
+        if isinstance(plan.chunks, CatalogCount):
+            return await self._catalog_count(plan, plan.chunks, text, database)
         query_id = next(self._query_ids)
         chunks, replicas = await self._chunks(plan, snapshot)
         log.info("query %d: %d chunks, merge=%s: %s", query_id, len(chunks), plan.needs_merge, text)
         if plan.needs_merge:
             return await self._merge(query_id, plan, chunks, replicas)
         return await self._stream(query_id, plan, chunks, replicas)
+
+    async def _catalog_count(
+        self, plan: QueryPlan, count: CatalogCount, text: str, database: str | None
+    ) -> ResultSet:
+        """Answer from the catalog's row count, once the czar db confirms it is current.
+
+        The snapshot may be up to ``CatalogCache``'s age old; a table dropped or loaded again
+        since then has another (or no) row in ``qservMeta.tables``. Then the query is planned
+        again against a fresh snapshot, which gives the new count or the 1146 error.
+        """
+        async with self._meta.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(
+                f"SELECT row_count FROM {qualified(META_DB, 'tables')} WHERE db = %s AND name = %s",
+                (count.database, count.table),
+            )
+            rows = await cur.fetchall()
+        if not rows or int(rows[0][0]) != count.row_count:
+            fresh = analyse(text, self._view(await self._catalog.get(max_age=0)), database)
+            if isinstance(fresh, AnalysisFailure):
+                raise mysql_error(fresh.mysql_code, fresh.message)
+            if not isinstance(fresh.chunks, CatalogCount):  # cannot happen: same query, kind
+                raise mysql_error(1105, "the catalog changed while planning; run the query again")
+            plan = fresh
+        log.info("query answered from the catalog's row count: %s", text)
+        return await self._czar_db.stream(plan.chunk_template)
 
     async def _chunks(
         self, plan: QueryPlan, snapshot: CatalogSnapshot
@@ -150,21 +186,28 @@ class QueryEngine:
         db = snapshot.databases[selection.database]
         if isinstance(selection, AllChunks | ChunkList):
             chunks = list(selection.chunk_ids)
-        else:
+        elif isinstance(selection, DirectorLookup):
             chunks = await self._director_chunks(selection, db.chunks)
+        else:  # CatalogCount: execute answers it with _catalog_count, no chunk runs
+            raise AssertionError(f"{selection!r} has no chunks to dispatch")
         return chunks, dict(db.replicas)
 
     async def _director_chunks(self, lookup: DirectorLookup, with_rows: Sequence[int]) -> list[int]:
-        if not lookup.values:
+        if lookup.values is not None and not lookup.values:
             return []
         table = qualified(META_DB, director_index_table(lookup.database, lookup.director_table))
-        marks = ", ".join(["%s"] * len(lookup.values))
+        key = quote_ident(lookup.key_column)
+        if lookup.values is not None:
+            where = f"{key} IN ({', '.join(['%s'] * len(lookup.values))})"
+            args: tuple[int, ...] = tuple(lookup.values)
+        else:  # a key range: one index range scan
+            parts = [(b.sql(key, side), b.value) for side, b in _bounds(lookup)]
+            if not parts:  # no bound at all (analysis never plans this): every chunk
+                return sorted(set(with_rows) if lookup.within is None else set(lookup.within))
+            where = " AND ".join(p for p, _ in parts)
+            args = tuple(v for _, v in parts)
         async with self._meta.acquire() as conn, conn.cursor() as cur:
-            await cur.execute(
-                f"SELECT DISTINCT chunkId FROM {table} WHERE {quote_ident(lookup.key_column)}"
-                f" IN ({marks})",
-                tuple(lookup.values),
-            )
+            await cur.execute(f"SELECT DISTINCT chunkId FROM {table} WHERE {where}", args)
             found = {int(r[0]) for r in await cur.fetchall()}
         allowed = set(with_rows) if lookup.within is None else set(lookup.within)
         return sorted(found & allowed)
@@ -178,7 +221,10 @@ class QueryEngine:
     ) -> ResultSet:
         if not chunks:  # nothing can match; the dummy chunk still gives the columns
             chunks, replicas = [DUMMY_CHUNK], {DUMMY_CHUNK: tuple(self._channels.workers)}
-        batches = run_chunks(self._channels, query_id, chunks, plan.render, replicas, CHUNK_TIMEOUT)
+        # MariaDB's text rows pass through to the client; as row tuples for prepared statements
+        batches = run_chunks(
+            self._channels, query_id, chunks, plan.render, replicas, CHUNK_TIMEOUT, text=True
+        )
         try:
             first = await anext(batches)
         except DispatchError as exc:
@@ -228,6 +274,11 @@ class QueryEngine:
                 await cur.execute(f"DROP TABLE IF EXISTS {qualified(RESULT_DB, table)}")
         except asyncmy.errors.MySQLError as exc:
             log.warning("could not drop result table %s: %s", table, exc)
+
+
+def _bounds(lookup: DirectorLookup) -> list[tuple[str, KeyBound]]:
+    sides = (("lower", lookup.lower), ("upper", lookup.upper))
+    return [(side, bound) for side, bound in sides if bound is not None]
 
 
 async def _then_drop(
@@ -281,9 +332,9 @@ def _result_columns(schema: Schema, names: Sequence[str]) -> list[ResultColumn]:
 def _query_error(exc: DispatchError) -> Exception:
     code = exc.error.details.get("mariadb_code")
     if isinstance(code, int) and code:
-        return mysql_error(code, f"{exc.error.message} (in chunk {exc.chunk_id})")
+        return mysql_error(code, f"{exc.error.message} (in {exc.where})")
     return mysql_error(
-        1105, f"query failed on chunk {exc.chunk_id}: {exc.error.message}; no replica could run it"
+        1105, f"query failed on {exc.where}: {exc.error.message}; no replica could run it"
     )
 
 

@@ -21,6 +21,7 @@ DOWN_FOR = 5.0  # seconds a worker that refused a connection is skipped before t
 class WorkerChannels:
     def __init__(self, config: ClusterConfig, per_worker: int = 4) -> None:
         self._config = config
+        self.slots_per_worker = per_worker
         self._ports = {w.name: w.rpc_port for w in config.workers}
         self._idle: dict[str, list[RpcChannel]] = {w: [] for w in self._ports}
         self._slots = {w: asyncio.Semaphore(per_worker) for w in self._ports}
