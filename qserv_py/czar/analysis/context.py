@@ -89,6 +89,8 @@ class PlanContext:
     areas: list[AreaRestriction] = field(default_factory=list)
     director: DirectorRestriction | None = None
     catalog_count: CatalogCount | None = None
+    sub_chunk_column: str | None = None
+    """Set by ``restrict_sub_chunks`` when the chunk query reads only some sub-chunks."""
     """Set by ``count_from_catalog`` when the catalog's row count answers the query."""
     limit: int | None = None
     offset: int = 0

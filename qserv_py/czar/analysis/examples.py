@@ -133,6 +133,11 @@ def show_plan(sql: str, db: str | None = "demo_dp02") -> None:
         )
     else:
         print(f"chunks: run once ({', '.join(chunks.databases)})")
+    if plan.sub_chunk_column is not None:
+        lists = plan.sub_chunks or {}
+        shown = "; ".join(f"{c}: {list(s)}" for c, s in list(lists.items())[:3])
+        more = f"; ... ({len(lists)} chunks)" if len(lists) > 3 else ""
+        print(f"sub-chunks: {shown or 'whole chunks'}{more}")
     if plan.limit is not None:
         print(f"stop after: {plan.limit} rows, skipping {plan.offset}")
 

@@ -39,16 +39,18 @@ Examples (``examples.py`` catalog; the circle touches one chunk):
 >>> show_plan("SELECT objectId FROM Object"
 ...           " WHERE scisql_s2PtInCircle(coord_ra, coord_dec, 62, -37, 0.05) = 1")
 chunk: SELECT `Object`.`objectId` FROM `demo_dp02`.`Object_%CC%` AS `Object`
-    WHERE CASE WHEN CAST(`Object`.`coord_ra` AS DOUBLE) IS NULL ... END = 1
+    WHERE `%SS%` AND CASE WHEN CAST(`Object`.`coord_ra` AS DOUBLE) IS NULL ... END = 1
 columns: objectId
 chunks: [4273] of demo_dp02
+sub-chunks: 4273: [2, 3]
 >>> show_plan("SELECT objectId FROM Object"
 ...           " WHERE coord_ra BETWEEN 10.2 AND 10.3 AND coord_dec >= 2.5 AND coord_dec < 2.6")
 chunk: SELECT `Object`.`objectId` FROM `demo_dp02`.`Object_%CC%` AS `Object`
-    WHERE `Object`.`coord_ra` BETWEEN 10.2 AND 10.3 AND `Object`.`coord_dec` >= 2.5
-    AND `Object`.`coord_dec` < 2.6
+    WHERE `%SS%` AND (`Object`.`coord_ra` BETWEEN 10.2 AND 10.3
+    AND `Object`.`coord_dec` >= 2.5 AND `Object`.`coord_dec` < 2.6)
 columns: objectId
 chunks: [7314] of demo_dp02
+sub-chunks: 7314: [561, 562]
 """
 
 from __future__ import annotations

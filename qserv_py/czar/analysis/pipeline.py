@@ -39,6 +39,7 @@ from qserv_py.czar.analysis.qualify_columns import qualify_columns
 from qserv_py.czar.analysis.qualify_tables import qualify_tables
 from qserv_py.czar.analysis.restrict_area import restrict_area
 from qserv_py.czar.analysis.restrict_director import restrict_director
+from qserv_py.czar.analysis.restrict_sub_chunks import restrict_sub_chunks
 from qserv_py.czar.analysis.rewrite_scisql import rewrite_scisql
 from qserv_py.czar.analysis.select_chunks import select_chunks
 from qserv_py.czar.analysis.split_aggregates import split_aggregates
@@ -79,6 +80,7 @@ PASSES = Passes(
         infer_area,  # before restrict_area, so it reads the user's scisql terms only
         restrict_area,  # needs qualify_columns, check_joins
         restrict_director,  # needs qualify_columns, check_joins
+        restrict_sub_chunks,  # needs the area restrictors
         rewrite_scisql,  # after the restrictors (they read and write scisql_s2PtIn* calls)
         count_from_catalog,  # last: only a bare COUNT(*) of a whole table, from the catalog
     ),
@@ -137,6 +139,7 @@ def plan_query(
         needs_merge=merge_sql is not None,
         limit=ctx.limit if merge_sql is None else None,
         offset=ctx.offset if merge_sql is None else 0,
+        sub_chunk_column=ctx.sub_chunk_column,
     )
     for final in passes.final:
         plan = final(plan, ctx)

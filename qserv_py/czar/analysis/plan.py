@@ -14,6 +14,7 @@ Golden files and logs show them as ``%CC%`` and ``%RR%`` (``display_sql``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -23,6 +24,7 @@ __all__ = [
     "CHUNK_TOKEN",
     "DUMMY_CHUNK",
     "MERGE_TABLE_TOKEN",
+    "SUB_CHUNK_TOKEN",
     "AllChunks",
     "CatalogCount",
     "ChunkList",
@@ -37,6 +39,9 @@ __all__ = [
 
 CHUNK_TOKEN = "%C\x07C%"
 """Stands for the chunk id inside partitioned table names of ``chunk_template``."""
+
+SUB_CHUNK_TOKEN = "%S\x07S%"
+"""Names the placeholder column ``restrict_sub_chunks`` puts in WHERE (see ``render``)."""
 
 MERGE_TABLE_TOKEN = "%R\x07R%"
 """Stands for the name of the table holding the per-chunk results, in ``merge_sql``."""
@@ -149,10 +154,25 @@ class QueryPlan:
     needs_merge: bool
     limit: int | None = None
     offset: int = 0
+    sub_chunk_column: str | None = None
+    """``alias.subChunkId`` when the template holds the sub-chunk placeholder."""
+    sub_chunks: Mapping[int, tuple[int, ...]] | None = None
+    """Per chunk, the sub-chunks that may hold rows of the area (``select_chunks``)."""
 
     def render(self, chunk_id: int) -> str:
-        """The SQL for one chunk: plain string substitution (microseconds)."""
-        return self.chunk_template.replace(CHUNK_TOKEN, str(chunk_id))
+        """The SQL for one chunk: plain string substitution (microseconds).
+
+        The sub-chunk placeholder becomes ``alias.subChunkId IN (...)`` for chunks with a list,
+        and ``1`` (no restriction) for the others.
+        """
+        sql = self.chunk_template.replace(CHUNK_TOKEN, str(chunk_id))
+        if self.sub_chunk_column is None:
+            return sql
+        subs = self.sub_chunks.get(chunk_id) if self.sub_chunks is not None else None
+        condition = "1"
+        if subs:
+            condition = f"{self.sub_chunk_column} IN ({', '.join(map(str, subs))})"
+        return sql.replace(f"`{SUB_CHUNK_TOKEN}`", condition)
 
     def render_merge(self, database: str, table: str) -> str:
         """``merge_sql`` reading the per-chunk results from ``database.table``."""
@@ -162,5 +182,10 @@ class QueryPlan:
 
 
 def display_sql(sql: str) -> str:
-    """The SQL with its tokens written ``%CC%`` / ``%RR%``, for golden files and logs."""
-    return sql.replace(CHUNK_TOKEN, "%CC%").replace(MERGE_TABLE_TOKEN, "%RR%")
+    """The SQL with its tokens written ``%CC%`` / ``%SS%`` / ``%RR%``, for golden files and
+    logs."""
+    return (
+        sql.replace(CHUNK_TOKEN, "%CC%")
+        .replace(SUB_CHUNK_TOKEN, "%SS%")
+        .replace(MERGE_TABLE_TOKEN, "%RR%")
+    )

@@ -48,7 +48,7 @@ from qserv_py.czar.analysis.plan import display_sql
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "analysis"
 REGENERATE = os.environ.get("QSERV_PY_REGEN_GOLDEN") == "1"
-KEYS = ("chunk", "merge", "columns", "chunks", "limit", "error")
+KEYS = ("chunk", "merge", "columns", "chunks", "sub-chunks", "limit", "error")
 
 # ---------------------------------------------------------------------------------------------
 # Catalogs
@@ -308,6 +308,11 @@ def describe(result: QueryPlan | AnalysisFailure) -> dict[str, str]:
         "columns": json.dumps(list(result.result_columns)),
         "chunks": describe_chunks(result),
     }
+    if result.sub_chunk_column is not None:
+        lists = result.sub_chunks or {}
+        lines["sub-chunks"] = f"{result.sub_chunk_column} " + (
+            json.dumps({str(c): list(s) for c, s in lists.items()}) if lists else "whole chunks"
+        )
     if result.limit is not None:
         lines["limit"] = f"{result.limit} offset {result.offset}"
     return lines

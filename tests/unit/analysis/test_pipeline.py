@@ -32,6 +32,7 @@ def test_passes_in_phases() -> None:
         "infer_area",
         "restrict_area",
         "restrict_director",
+        "restrict_sub_chunks",
         "rewrite_scisql",
         "count_from_catalog",
     ]
