@@ -41,7 +41,6 @@ from qserv_py.czar.frontend.errors import mysql_error
 from qserv_py.czar.frontend.streaming import RowBatches
 from qserv_py.czar.metadata.schema import META_DB, QUERY_USER, RESULT_DB, director_index_table
 from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot
-from qserv_py.czar.result_table import create_statement, insert_statement
 from qserv_py.czar.workers import WorkerChannels
 from qserv_py.ingest.loader import czar_db_args
 from qserv_py.results.codec import Schema
@@ -49,7 +48,6 @@ from qserv_py.sql import qualified, quote_ident
 
 log = logging.getLogger(__name__)
 CHUNK_TIMEOUT = 3600.0
-INSERT_BATCH = 5000
 # mysql-mimic's function mapping and session variables (functions.py, variable_processor.py).
 _SESSION_TOKENS = re.compile(
     r"@@|\b(CONNECTION_ID|CURRENT_USER|CURRENT_TIMESTAMP|CURRENT_DATE|CURRENT_TIME"
@@ -243,52 +241,21 @@ class QueryEngine:
     ) -> ResultSet:
         if not chunks:
             chunks, replicas = [DUMMY_CHUNK], {DUMMY_CHUNK: tuple(self._channels.workers)}
-        table = f"r_{self._config.czar_db_port}_{query_id}"
-        created = False
+        table = f"r_{query_id}"
         try:
-            async with self._meta.acquire() as conn, conn.cursor() as cur:
+            async with self._czar_db.merge(RESULT_DB, table, self._collations) as merge:
                 async for batch in run_chunks(
                     self._channels, query_id, chunks, plan.render, replicas, CHUNK_TIMEOUT
                 ):
-                    if not created:
-                        await cur.execute(
-                            create_statement(RESULT_DB, table, batch.schema, self._collations)
-                        )
-                        created = True
-                    if batch.rows:
-                        sql = insert_statement(RESULT_DB, table, batch.schema)
-                        for start in range(0, len(batch.rows), INSERT_BATCH):
-                            await cur.executemany(sql, batch.rows[start : start + INSERT_BATCH])
-            result = await self._czar_db.stream(plan.render_merge(RESULT_DB, table))
+                    await merge.insert(batch.schema, batch.rows)
+                return await merge.stream(plan.render_merge(RESULT_DB, table))
         except DispatchError as exc:
-            await self._drop(table)
             raise _query_error(exc) from exc
-        except BaseException:
-            await self._drop(table)
-            raise
-        return ResultSet(RowBatches(_then_drop(result.rows.batches, self, table)), result.columns)
-
-    async def _drop(self, table: str) -> None:
-        try:
-            async with self._meta.acquire() as conn, conn.cursor() as cur:
-                await cur.execute(f"DROP TABLE IF EXISTS {qualified(RESULT_DB, table)}")
-        except asyncmy.errors.MySQLError as exc:
-            log.warning("could not drop result table %s: %s", table, exc)
 
 
 def _bounds(lookup: DirectorLookup) -> list[tuple[str, KeyBound]]:
     sides = (("lower", lookup.lower), ("upper", lookup.upper))
     return [(side, bound) for side, bound in sides if bound is not None]
-
-
-async def _then_drop(
-    batches: AsyncIterator[Sequence[Sequence[Any]]], engine: QueryEngine, table: str
-) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    try:
-        async for batch in batches:
-            yield batch
-    finally:
-        await engine._drop(table)
 
 
 async def _limited(

@@ -58,12 +58,18 @@ def column_type(column: Column, collations: Mapping[int, str]) -> str:
 
 
 def create_statement(
-    database: str, table: str, schema: Schema, collations: Mapping[int, str]
+    database: str,
+    table: str,
+    schema: Schema,
+    collations: Mapping[int, str],
+    *,
+    temporary: bool = False,
 ) -> str:
     columns = ", ".join(
         f"{quote_ident(c.name)} {column_type(c, collations)}" for c in schema.columns
     )
-    return f"CREATE TABLE {qualified(database, table)} ({columns}) ENGINE=MyISAM"
+    kind = "TEMPORARY TABLE" if temporary else "TABLE"
+    return f"CREATE {kind} {qualified(database, table)} ({columns}) ENGINE=MyISAM"
 
 
 def insert_statement(database: str, table: str, schema: Schema) -> str:

@@ -18,7 +18,7 @@ def test_few_chunks_keep_one_task_each() -> None:
     assert chunk_tasks(chunks, _replicas(chunks, {}), slots_per_worker=4) == [(5,), (9,), (11,)]
 
 
-def test_many_chunks_fill_each_worker_slots_twice() -> None:
+def test_many_chunks_fill_each_worker_slot() -> None:
     chunks = list(range(100, 260))  # 160 chunks, alternating between two workers
     replicas = {c: (f"w{c % 2}",) for c in chunks}
     tasks = chunk_tasks(chunks, replicas, slots_per_worker=4)

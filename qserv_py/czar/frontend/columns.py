@@ -11,6 +11,7 @@ get the same text, since mysql-mimic's own encoder fails on the ``binary`` chara
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from mysql_mimic import ResultColumn
@@ -83,7 +84,10 @@ def _encoding(collation: int) -> str:
         return "utf8"
 
 
+@functools.lru_cache(maxsize=4096)
 def result_column(name: str, type_code: int, collation: int) -> ResultColumn:
+    """The column as mysql-mimic writes it. Cached: results repeat the same few shapes, and
+    a ``ResultColumn`` is never changed once made (shared between queries and connections)."""
     try:
         column_type = ColumnType(type_code)
     except ValueError:

@@ -15,13 +15,17 @@ text values that mysql-mimic's ``write_text_rows`` formats with the columns' enc
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import mysql_mimic.connection
 from mysql_mimic import ResultSet, packets
+from mysql_mimic.charset import CharacterSet
 from mysql_mimic.connection import Connection
+from mysql_mimic.stream import MysqlStream
+from mysql_mimic.types import ColumnType
 
 from qserv_py.results.text_rows import TextRows
 
@@ -54,31 +58,45 @@ async def _write_text_resultset(connection: Connection, result_set: ResultSet) -
             capabilities=connection.capabilities, column_count=len(result_set.columns)
         )
     ]
+    charset = connection.server_charset
     for column in result_set.columns:
-        header.append(
-            packets.make_column_definition_41(
-                server_charset=connection.server_charset,
-                name=column.name,
-                column_type=column.type,
-                character_set=column.character_set,
-            )
-        )
+        header.append(_column_definition(charset, column.name, column.type, column.character_set))
     if not connection.deprecate_eof():
         header.append(connection.eof())
-    connection.stream.write_many(header)
-    await connection.stream.drain()
-    count = 0
     stream = connection.stream
+    stream.write_many(header)  # buffered: it leaves with the first rows, in one write
+    count = 0
     async for batch in result_set.rows.batches:
         if isinstance(batch, TextRows):
             data, stream.seq.value = batch.wire(stream.seq.value)
-            stream.writer.write(data)  # the stream's own buffer is empty after each drain
+            _buffer(stream).extend(data)
             count += batch.num_rows
         else:
             count += stream.write_text_rows(batch, result_set.columns)
         await stream.drain()
     await connection.stream.write(connection.ok_or_eof(affected_rows=count), drain=False)
     await connection.stream.drain()
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_definition(
+    server_charset: CharacterSet, name: str, column_type: ColumnType, character_set: CharacterSet
+) -> bytes:
+    """One column-definition packet; the same few result shapes come back query after query
+    (``SELECT *`` of a 30-column table built 30 packets per query, 0.3 ms)."""
+    packet: bytes = packets.make_column_definition_41(
+        server_charset=server_charset,
+        name=name,
+        column_type=column_type,
+        character_set=character_set,
+    )
+    return packet
+
+
+def _buffer(stream: MysqlStream) -> bytearray:
+    """mysql-mimic's write buffer of ``stream``, which ``drain()`` sends in one write."""
+    buffer: bytearray = stream._buffer
+    return buffer
 
 
 _ORIGINAL = Connection.write_text_resultset
