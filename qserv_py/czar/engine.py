@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -38,6 +37,7 @@ from qserv_py.czar.czar_db_results import CzarDbQueries
 from qserv_py.czar.dispatch import ChunkBatch, DispatchError, run_chunks
 from qserv_py.czar.frontend.columns import result_column
 from qserv_py.czar.frontend.errors import mysql_error
+from qserv_py.czar.frontend.plain_select import SESSION_TOKENS
 from qserv_py.czar.frontend.streaming import RowBatches
 from qserv_py.czar.metadata.schema import META_DB, QUERY_USER, RESULT_DB, director_index_table
 from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot
@@ -48,14 +48,6 @@ from qserv_py.sql import qualified, quote_ident
 
 log = logging.getLogger(__name__)
 CHUNK_TIMEOUT = 3600.0
-# mysql-mimic's function mapping and session variables (functions.py, variable_processor.py).
-_SESSION_TOKENS = re.compile(
-    r"@@|\b(CONNECTION_ID|CURRENT_USER|CURRENT_TIMESTAMP|CURRENT_DATE|CURRENT_TIME"
-    r"|CURRENT_SCHEMA|CURRENT_VERSION|DATABASE|SCHEMA|NOW|USER|SESSION_USER|SYSTEM_USER|VERSION"
-    r"|LOCALTIME"
-    r"|LOCALTIMESTAMP|UTC_\w+|UNIX_TIMESTAMP|SYSDATE|CURDATE|CURTIME)\b",
-    re.IGNORECASE,
-)
 
 
 def catalog_view(snapshot: CatalogSnapshot) -> CatalogView:
@@ -132,10 +124,14 @@ class QueryEngine:
         return await self._czar_db.stream(sql)
 
     async def execute(
-        self, expression: exp.Expression, sql: str, database: str | None
+        self, expression: exp.Expression | None, sql: str, database: str | None
     ) -> ResultSet:
+        """Run one SELECT; ``expression`` is mysql-mimic's tree of it, or None when the front
+        end passed the client's text straight through (``frontend/plain_select.py``)."""
         snapshot = await self._catalog.get()
-        text = sql if _verbatim(sql, expression) else expression.sql(dialect="mysql")
+        text = sql
+        if expression is not None and not _verbatim(sql, expression):
+            text = expression.sql(dialect="mysql")
         result = analyse(text, self._view(snapshot), database)
         if isinstance(result, AnalysisFailure):
             raise mysql_error(result.mysql_code, result.message)
@@ -312,7 +308,7 @@ def _verbatim(sql: str, expression: exp.Expression) -> bool:
     the text may hold one (or several statements) is the tree compared with a fresh parse,
     which costs a whole parse per query.
     """
-    if not _SESSION_TOKENS.search(sql) and ";" not in sql.strip().rstrip(";"):
+    if not SESSION_TOKENS.search(sql) and ";" not in sql.strip().rstrip(";"):
         return True
     return _same_statement(sql, expression)
 

@@ -17,6 +17,11 @@ BINARY_COLLATION = 63
 _INTEGERS = {1: "TINYINT", 2: "SMALLINT", 9: "MEDIUMINT", 3: "INT", 8: "BIGINT"}
 _STRINGS = {15, 253, 254, 247, 248}  # VARCHAR, VAR_STRING, STRING, ENUM, SET
 _BLOBS = {249, 250, 251, 252}
+_SIZED_STRINGS = {253, 254}  # VAR_STRING, STRING: a result column of CHAR/VARCHAR type
+# Bytes per character of the character sets a result column can come in (the connection's).
+_MB_MAXLEN = {"latin1": 1, "ascii": 1, "utf8mb3": 3, "utf8": 3, "utf8mb4": 4, "ucs2": 2}
+ROW_BYTES = 60_000
+"""Budget for CHAR/VARCHAR columns: MyISAM refuses rows over 65,535 bytes (BLOBs excepted)."""
 
 
 def column_type(column: Column, collations: Mapping[int, str]) -> str:
@@ -57,6 +62,29 @@ def column_type(column: Column, collations: Mapping[int, str]) -> str:
     return "LONGBLOB"
 
 
+def sized_string_type(column: Column, collations: Mapping[int, str]) -> tuple[str, int] | None:
+    """``CHAR(n)``/``VARCHAR(n)``/``VARBINARY(n)`` for a string column, and its bytes in a row.
+
+    A merged column then reports the type MariaDB reports for the same query (CHAR for
+    ``band``, not a BLOB). ``length`` is in bytes of the column's (result) character set, so
+    ``n`` is it divided by that set's bytes per character; None when the set is unknown (the
+    caller falls back to LONGTEXT, which fits anything). Binary strings become VARBINARY, never
+    BINARY, which would pad shorter values with zero bytes.
+    """
+    if column.type_code not in _SIZED_STRINGS:
+        return None
+    if column.charset == BINARY_COLLATION:
+        return f"VARBINARY({column.length})", column.length + 2
+    collation = collations.get(column.charset)
+    charset = collation.split("_", 1)[0] if collation else ""
+    per_char = _MB_MAXLEN.get(charset)
+    if collation is None or per_char is None:
+        return None
+    chars = -(-column.length // per_char)
+    kind = "CHAR" if column.type_code == 254 and chars <= 255 else "VARCHAR"
+    return f"{kind}({chars}) CHARACTER SET {charset} COLLATE {collation}", chars * per_char + 2
+
+
 def create_statement(
     database: str,
     table: str,
@@ -65,8 +93,16 @@ def create_statement(
     *,
     temporary: bool = False,
 ) -> str:
+    """CREATE the table for ``schema``: strings sized like the workers' columns when they all
+    fit in ``ROW_BYTES``, else every string as LONGTEXT/LONGBLOB."""
+    sized = [sized_string_type(c, collations) for c in schema.columns]
+    fits = sum(s[1] for s in sized if s is not None) <= ROW_BYTES
+    types = [
+        s[0] if s is not None and fits else column_type(c, collations)
+        for c, s in zip(schema.columns, sized, strict=True)
+    ]
     columns = ", ".join(
-        f"{quote_ident(c.name)} {column_type(c, collations)}" for c in schema.columns
+        f"{quote_ident(c.name)} {t}" for c, t in zip(schema.columns, types, strict=True)
     )
     kind = "TEMPORARY TABLE" if temporary else "TABLE"
     return f"CREATE {kind} {qualified(database, table)} ({columns}) ENGINE=MyISAM"

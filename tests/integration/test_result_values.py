@@ -144,3 +144,32 @@ def test_prepared_statements_get_the_oracles_values(
     theirs = rows(oracle.server.port, "root", "oracle-password")
     assert sum(ours.values()) > 1000
     assert ours == theirs
+
+
+MERGED = [
+    "SELECT band, COUNT(*) AS n FROM ForcedSource GROUP BY band ORDER BY band",
+    "SELECT DISTINCT band FROM ForcedSource ORDER BY band",
+    "SELECT objectId, refBand, CONCAT(refBand, '-x') AS label, CAST(objectId AS BINARY) AS bin"
+    " FROM Object ORDER BY objectId LIMIT 5",
+]
+
+
+@pytest.mark.parametrize("sql", MERGED, ids=["group", "distinct", "order-limit"])
+def test_merged_columns_have_the_oracles_types(
+    sql: str, cluster: LocalCluster, oracle: Oracle, demo_loaded: Demo
+) -> None:
+    """A merged string column is CHAR/VARCHAR as in MariaDB (the result table keeps the
+    workers' sizes), not a BLOB; values as the oracle's."""
+    ours = pymysql.connect(
+        host="127.0.0.1", port=cluster.config.frontend_port, user="qsmaster", database=DB
+    )
+    theirs = oracle.connect(DB)
+    try:
+        with ours.cursor() as a, theirs.cursor() as b:
+            a.execute(sql)
+            b.execute(sql)
+            assert [d[:2] for d in a.description] == [d[:2] for d in b.description]
+            assert a.fetchall() == b.fetchall()
+    finally:
+        ours.close()
+        theirs.close()

@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from qserv_py import __version__
 from qserv_py.czar.frontend.errors import mysql_error
+from qserv_py.czar.frontend.plain_select import plain_select
 from qserv_py.czar.frontend.show_create import show_create_table
 from qserv_py.czar.frontend.streaming import enable_streaming
 from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot
@@ -31,7 +32,7 @@ _BEYOND_CONSTANT_SELECT = frozenset(exp.Select.arg_types) - {"expressions", "lim
 
 class QueryEngine(Protocol):
     async def execute(
-        self, expression: exp.Expression, sql: str, database: str | None
+        self, expression: exp.Expression | None, sql: str, database: str | None
     ) -> ResultSet: ...
 
     async def evaluate(self, sql: str) -> ResultSet:
@@ -110,6 +111,13 @@ class CzarSession(Session):
                 if known is None or name not in known.tables:
                     raise mysql_error(1146, f"Table '{database}.{name}' doesn't exist")
         return await q.next()
+
+    async def handle_query(self, sql: str, attrs: dict[str, str]) -> Any:
+        """A plain SELECT from catalog tables goes straight to the engine (one parse, not two);
+        everything else through mysql-mimic's parse and middlewares."""
+        if plain_select(sql, self.database):
+            return await self._engine.execute(None, sql, self.database)
+        return await super().handle_query(sql, attrs)
 
     async def query(self, expression: exp.Expression, sql: str, attrs: dict[str, Any]) -> Any:
         return await self._engine.execute(expression, sql, self.database)
