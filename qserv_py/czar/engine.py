@@ -48,6 +48,7 @@ from qserv_py.sql import qualified, quote_ident
 
 log = logging.getLogger(__name__)
 CHUNK_TIMEOUT = 3600.0
+_UNKNOWN_NAME = frozenset({1049, 1054, 1146})  # unknown database, column, table
 
 
 def catalog_view(snapshot: CatalogSnapshot) -> CatalogView:
@@ -133,6 +134,13 @@ class QueryEngine:
         if expression is not None and not _verbatim(sql, expression):
             text = expression.sql(dialect="mysql")
         result = analyse(text, self._view(snapshot), database)
+        if isinstance(result, AnalysisFailure) and result.mysql_code in _UNKNOWN_NAME:
+            # The catalog snapshot may be up to CatalogCache's age old: a table ingested a
+            # moment ago is not in it yet. Look again before saying it does not exist.
+            fresh = await self._catalog.get(max_age=0)
+            if fresh is not snapshot:
+                snapshot = fresh
+                result = analyse(text, self._view(snapshot), database)
         if isinstance(result, AnalysisFailure):
             raise mysql_error(result.mysql_code, result.message)
         plan = result

@@ -289,6 +289,28 @@ def test_count_star_follows_ingest_and_drop(
             asyncio.run(drop(cluster.config, database))
 
 
+def test_a_table_ingested_a_moment_ago_is_queryable_at_once(
+    cluster: LocalCluster, tmp_path: Path, demo_loaded: Any
+) -> None:
+    """The czar's catalog snapshot is refreshed before it answers "unknown table/database":
+    a query right after an ingest sees the new tables, however young the snapshot is."""
+    database = "fresh_at_once"
+    conn = pymysql.connect(
+        host="127.0.0.1", port=cluster.config.frontend_port, user="qsmaster", database=None
+    )
+    try:
+        _rows(conn, "SELECT COUNT(*) FROM demo_dp02.Object WHERE 1 = 1")  # a snapshot exists
+        files = write_inputs(tmp_path, database, objects=30)
+        tables = [TableInput(read_table(files["Obj.json"]), (files["Obj.csv"],))]
+        asyncio.run(ingest(cluster.config, read_database(files["database"]), tables))
+        rows = _rows(conn, f"SELECT COUNT(*) FROM {database}.Obj WHERE 1 = 1")[1]
+        assert rows == [(31,)]
+    finally:
+        conn.close()
+        with contextlib.suppress(Exception):
+            asyncio.run(drop(cluster.config, database))
+
+
 # ---------------------------------------------------------------------------------------------
 # 6. ORDER BY what is not selected
 
