@@ -155,6 +155,42 @@ async def cmd_drop(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_scan_rating(args: argparse.Namespace) -> int:
+    """Show scan ratings, or set one table's (docs/shared-scans.md)."""
+    import asyncmy
+
+    from qserv_py.czar.metadata import catalog
+    from qserv_py.ingest.loader import czar_db_args
+
+    config = ClusterConfig.load(args.data_dir)
+    database, _, table = (args.name or "").partition(".")
+    if args.rating is not None and not table:
+        _say("qserv-py: error: give DB.TABLE to set a scan rating")
+        return 2
+    conn = await asyncmy.connect(**czar_db_args(config))
+    try:
+        await catalog.ensure_schema(conn)
+        if args.rating is not None:
+            try:
+                found = await catalog.set_scan_rating(conn, database, table, args.rating)
+            except ValueError as exc:
+                _say(f"qserv-py: error: {exc}")
+                return 2
+            if not found:
+                _say(f"qserv-py: error: no table {database}.{table} in the catalog")
+                return 1
+        ratings = await catalog.get_scan_ratings(conn, database or None)
+    finally:
+        conn.close()
+    shown = [r for r in ratings if not table or r[1] == table]
+    if args.name and not shown:
+        _say(f"qserv-py: error: no table {args.name} in the catalog")
+        return 1
+    for db, name, rating in shown:
+        print(f"{db}.{name}\t{rating}")
+    return 0
+
+
 async def cmd_demo(args: argparse.Namespace) -> int:
     from qserv_py.demo.loading import load_demo
 
@@ -210,6 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
     drp = with_data_dir(sub.add_parser("drop", help="drop DB.TABLE, or a whole DB"))
     drp.add_argument("name", help="DB or DB.TABLE")
     drp.set_defaults(func=cmd_drop)
+
+    rating = with_data_dir(
+        sub.add_parser(
+            "scan-rating",
+            help="show scan ratings (DB or DB.TABLE), or set one: scan-rating DB.TABLE N",
+            description="A table's scan rating (0-100: fast 0-10, medium 11-20, slow 21-30,"
+            " snail 31-100) picks the workers' shared-scan lane of queries scanning it.",
+        )
+    )
+    rating.add_argument("name", nargs="?", help="DB or DB.TABLE (default: every table)")
+    rating.add_argument("rating", nargs="?", type=int, help="new rating for DB.TABLE (0-100)")
+    rating.set_defaults(func=cmd_scan_rating)
 
     demo = with_data_dir(sub.add_parser("demo", help="start the cluster and load the demo catalog"))
     with_cluster_shape(demo)

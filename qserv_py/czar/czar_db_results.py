@@ -89,6 +89,7 @@ class MergeTable:
         self._collations = collations
         self._conn: Any = None
         self._schema: Schema | None = None
+        self._pending: list[Sequence[Any]] = []
 
     async def __aenter__(self) -> MergeTable:
         self._conn = await self._pool.acquire()
@@ -106,18 +107,35 @@ class MergeTable:
             self._pool.release(conn)
 
     async def insert(self, schema: Schema, rows: Sequence[Sequence[Any]]) -> None:
+        """Add rows; they are written ``INSERT_BATCH`` at a time (a scan's chunks deliver a
+        row or two each: one INSERT per chunk cost a round trip per chunk)."""
+        if self._schema is None:
+            await self._execute(
+                create_statement(
+                    self._database, self._table, schema, self._collations, temporary=True
+                )
+            )
+            self._schema = schema
+        self._pending.extend(rows)
+        if len(self._pending) >= INSERT_BATCH:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        rows, self._pending = self._pending, []
+        if not rows or self._schema is None:
+            return
+        sql = insert_statement(self._database, self._table, self._schema)
         async with self._conn.cursor() as cur:
             try:
-                if self._schema is None:
-                    create = create_statement(
-                        self._database, self._table, schema, self._collations, temporary=True
-                    )
-                    await cur.execute(create)
-                    self._schema = schema
-                if rows:
-                    sql = insert_statement(self._database, self._table, schema)
-                    for start in range(0, len(rows), INSERT_BATCH):
-                        await cur.executemany(sql, rows[start : start + INSERT_BATCH])
+                for start in range(0, len(rows), INSERT_BATCH):
+                    await cur.executemany(sql, rows[start : start + INSERT_BATCH])
+            except asyncmy.errors.MySQLError as exc:
+                raise _sql_error(exc) from exc
+
+    async def _execute(self, sql: str) -> None:
+        async with self._conn.cursor() as cur:
+            try:
+                await cur.execute(sql)
             except asyncmy.errors.MySQLError as exc:
                 raise _sql_error(exc) from exc
 
@@ -125,6 +143,7 @@ class MergeTable:
         """Run the merge; the connection (and its table) now belong to the result's rows."""
         if self._schema is None:
             raise RuntimeError("merge before any chunk delivered its columns")
+        await self._flush()
         conn, self._conn = self._conn, None
         name = self._name
 

@@ -7,6 +7,7 @@ channel for its whole streamed reply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,8 +37,11 @@ class WorkerChannels:
         return asyncio.get_running_loop().time() < self._down_until.get(worker, 0.0)
 
     @asynccontextmanager
-    async def channel(self, worker: str) -> AsyncIterator[RpcChannel]:
+    async def channel(self, worker: str, *, bounded: bool = True) -> AsyncIterator[RpcChannel]:
         """A channel to ``worker`` for one task; a channel left broken is not reused.
+
+        ``bounded=False`` (scan tasks) skips the per-worker slots: the worker's shared-scan
+        scheduler queues those tasks itself, and the slots stay free for interactive ones.
 
         A worker that cannot be reached is marked down for ``DOWN_FOR`` seconds: the tasks
         behind it fail over to other replicas at once instead of each waiting to connect.
@@ -46,7 +50,7 @@ class WorkerChannels:
             raise RpcError("connection", f"unknown worker {worker}", retryable=True)
         if self.is_down(worker):
             raise ChannelClosed(f"worker {worker} is down (not reachable a moment ago)")
-        async with self._slots[worker]:
+        async with self._slots[worker] if bounded else contextlib.nullcontext():
             if self.is_down(worker):  # found down while this task waited for a slot
                 raise ChannelClosed(f"worker {worker} is down (not reachable a moment ago)")
             idle = self._idle[worker]

@@ -1,11 +1,19 @@
-"""Worker side of the query path: run one chunk query and stream its result to the czar.
+"""Worker side of the query path: run chunk queries and stream their results to the czar.
 
-``query.run {query_id, chunk_id, sql, format?, batch_rows?, batch_bytes?, timeout?}`` answers
-with a streaming reply (docs/rpc.md): a ``schema`` batch, then ``rows`` batches, then an end
-frame with counts and MariaDB's warnings. ``format`` ``typed`` (the default) sends Python values
-encoded by :mod:`qserv_py.results.codec` (the czar inserts them into a result table); ``text``
-sends MariaDB's own text-protocol row packets, unparsed (:mod:`qserv_py.results.text_rows`),
-which the czar passes to its client. ``query.status`` lists the chunk queries running now.
+``query.run {query_id, chunk_id, sql | chunks, scan?, format?, batch_rows?, batch_bytes?,
+timeout?}`` answers with a streaming reply (docs/rpc.md): a ``schema`` batch, then ``rows``
+batches, then an end frame with counts and MariaDB's warnings. ``format`` ``typed`` (the
+default) sends Python values encoded by :mod:`qserv_py.results.codec` (the czar inserts them
+into a result table); ``text`` sends MariaDB's own text-protocol row packets, unparsed
+(:mod:`qserv_py.results.text_rows`), which the czar passes to its client. ``query.status``
+lists the chunk queries running now.
+
+Every chunk statement is a task of the worker's shared-scan scheduler (``qserv_py.shared_scan``,
+docs/shared-scans.md): ``chunks: [[chunk_id, sql], ...]`` makes one task per chunk, run one at
+a time on the stream when the scheduler grants them (``chunk_stream.py``); ``sql`` alone is one
+task. With ``scan: {"rating": n}`` the tasks are scans (lanes, chunk convoys), otherwise
+interactive (their own slots). ``query.cancel {query_id}`` drops a query's tasks from every
+queue and kills its running statements.
 
 Text batches are cut from asyncmy's receive buffer: after ``execute`` on the unbuffered cursor
 (which reads the column definitions), ``_read_text`` walks the packet headers already in the
@@ -49,7 +57,10 @@ from qserv_py.results.codec import Column, Schema, encode_rows, encode_schema
 from qserv_py.results.text_rows import frame_row, scan_packets
 from qserv_py.rpc.errors import RpcError
 from qserv_py.rpc.server import Handler, StreamReply
+from qserv_py.shared_scan.scheduler import SharedScanScheduler
+from qserv_py.worker.chunk_stream import ChunkStream, scan_class
 from qserv_py.worker.database import DatabaseAddress, sql_error
+from qserv_py.worker.join_settings import statement_settings
 from qserv_py.worker.query_pool import ConnectionPool, kill_query
 
 log = logging.getLogger(__name__)
@@ -102,23 +113,55 @@ class ChunkQuery:
             raise RpcError("bad_request", f"format must be one of {', '.join(FORMATS)}")
         return cls(query_id, chunk_id, sql, batch_rows, batch_bytes, timeout, result_format)
 
+    @classmethod
+    def list_from_params(cls, params: dict[str, Any]) -> list[ChunkQuery]:
+        """One query per chunk: from ``chunks`` (``[[chunk_id, sql], ...]``) or ``sql``."""
+        chunks = params.get("chunks")
+        if chunks is None:
+            return [cls.from_params(params)]
+        if not isinstance(chunks, list) or not chunks:
+            raise RpcError("bad_request", "query.run: chunks must be a non-empty list")
+        queries = []
+        for item in chunks:
+            if not isinstance(item, list | tuple) or len(item) != 2:
+                raise RpcError("bad_request", "query.run: each chunk is [chunk_id, sql]")
+            queries.append(cls.from_params({**params, "chunk_id": item[0], "sql": item[1]}))
+        return queries
+
     def statement(self) -> str:
         """The SQL sent to MariaDB, with MariaDB's own time limit as a backstop."""
         limit = self.timeout + STATEMENT_TIME_MARGIN
-        return f"SET STATEMENT max_statement_time={limit:.0f} FOR {self.sql}"
+        extra = "".join(f", {setting}" for setting in statement_settings(self.sql))
+        return f"SET STATEMENT max_statement_time={limit:.0f}{extra} FOR {self.sql}"
 
 
 class QueryService:
     """Runs chunk queries on this worker's MariaDB, each on a pooled connection of its own."""
 
-    def __init__(self, address: DatabaseAddress, max_connections: int = 16) -> None:
+    def __init__(
+        self,
+        address: DatabaseAddress,
+        max_connections: int = 16,
+        scheduler: SharedScanScheduler | None = None,
+    ) -> None:
         self._address = address
         self._pool = ConnectionPool(address, max_connections)
+        self.max_connections = max_connections  # the scheduler's slots must fit in it
+        self.scheduler = scheduler or SharedScanScheduler()
         self._tasks: set[asyncio.Task[Any]] = set()  # driver calls and cleanups in flight
         self._running: set[_Execution] = set()  # from acquire to release
 
     def handlers(self) -> dict[str, Handler]:
-        return {"query.run": self.run, "query.status": self.status}
+        return {"query.run": self.run, "query.status": self.status, "query.cancel": self.cancel}
+
+    async def cancel(self, params: dict[str, Any], _body: bytes) -> tuple[dict[str, Any], bytes]:
+        """Drop a query's tasks from every queue and kill its running statements."""
+        try:
+            query_id = int(params["query_id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RpcError("bad_request", f"query.cancel: bad query_id: {exc}") from exc
+        self.scheduler.cancel_query(query_id)
+        return {"query_id": query_id}, b""
 
     async def status(self, _params: dict[str, Any], _body: bytes) -> tuple[dict[str, Any], bytes]:
         """What this worker runs now: chunk queries (until their connection is released)."""
@@ -145,12 +188,27 @@ class QueryService:
         return task
 
     async def run(self, params: dict[str, Any], _body: bytes) -> StreamReply:
-        query = ChunkQuery.from_params(params)
-        deadline = asyncio.get_running_loop().time() + query.timeout
-        execution = _Execution(
-            query, deadline, self._pool, self._address, self._spawn, self._running
+        queries = {q.chunk_id: q for q in ChunkQuery.list_from_params(params)}
+        first = next(iter(queries.values()))
+        interactive, rating = scan_class(params)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + first.timeout
+
+        def execute(chunk_id: int, _sql: str) -> _Execution:
+            return _Execution(
+                queries[chunk_id], deadline, self._pool, self._address, self._spawn, self._running
+            )
+
+        stream = ChunkStream(
+            self.scheduler,
+            first.query_id,
+            [(q.chunk_id, q.sql) for q in queries.values()],
+            interactive,
+            rating,
+            execute,
+            loop.time,
         )
-        return StreamReply(execution.batches(), execution.summary, deadline)
+        return StreamReply(stream.batches(), stream.summary, deadline)
 
 
 class Spawn(Protocol):
@@ -179,6 +237,7 @@ class _Execution:
         self._pool = pool
         self._address = address
         self._step: asyncio.Task[Any] | None = None
+        self._conn: Any = None  # while a statement may run
         self._rows = 0
         self._batches = 0
         self._bytes = 0
@@ -204,9 +263,19 @@ class _Execution:
             "elapsed_s": round(asyncio.get_running_loop().time() - self._started, 6),
         }
 
+    def kill(self) -> None:
+        """Stop the statement from outside (query cancelled): ``KILL QUERY`` on a fresh
+        connection; the statement then fails with MariaDB's 1317 and the stream ends."""
+        conn = self._conn
+        if conn is None or self._stopping:
+            return
+        deadline = asyncio.get_running_loop().time() + CLEANUP_TIMEOUT
+        self._spawn(kill_query(self._address, conn.thread_id(), deadline))
+
     async def batches(self) -> AsyncGenerator[tuple[dict[str, Any], bytes], None]:
         q = self._query
         conn = await self._pool.acquire(self._deadline)
+        self._conn = conn
         self._running.add(self)
         cursor = conn.cursor(SSCursor)
         in_step = False  # True when no statement is in progress on conn
@@ -257,6 +326,7 @@ class _Execution:
         q = self._query
         reusable = False
         self._stopping = True
+        self._conn = None
         try:
             reusable = (in_step and self._step is None) or await self._stop(conn, cursor)
         finally:

@@ -1,7 +1,8 @@
 """A worker: an asyncio RPC server in front of one MariaDB.
 
-It serves health, ingest, and the query path: ``query.run`` streams one chunk query's result
-(qserv_py/worker/query_service.py).
+It serves health, ingest, and the query path: ``query.run`` streams chunk queries' results
+(qserv_py/worker/query_service.py), each chunk a task of the shared-scan scheduler
+(qserv_py/shared_scan/, operated through qserv_py/worker/scan_service.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from qserv_py.rpc.server import Handler, RpcServer
 from qserv_py.worker.database import DatabaseAddress, WorkerDatabase
 from qserv_py.worker.ingest_service import IngestService
 from qserv_py.worker.query_service import QueryService
+from qserv_py.worker.scan_service import ScanControl
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +30,19 @@ class Worker:
         self._db = WorkerDatabase(database)
         self._ingest = IngestService(self._db, work_dir / "staging")
         self._query = QueryService(database)
+        self._scan = ScanControl(self._query.scheduler, self._query.max_connections)
         self._started = time.time()
         handlers: dict[str, Handler] = {
             "health": self.health,
             **self._ingest.handlers(),
             **self._query.handlers(),
+            **self._scan.handlers(),
         }
         self._rpc = RpcServer(handlers, secret)
 
     async def start(self, host: str, port: int) -> None:
         await self._db.open()
+        await self._scan.start(self._db)
         await self._rpc.start(host, port)
         log.info("worker %s serving RPC on %s:%d", self.name, host, port)
 
@@ -54,6 +59,7 @@ class Worker:
         finally:
             try:
                 await self._query.close()
+                await self._query.scheduler.close()
             finally:
                 await self._db.close()
 

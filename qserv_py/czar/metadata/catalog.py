@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from qserv_py.czar.metadata.schema import META_DB, STATEMENTS, director_index_table
+from qserv_py.czar.metadata.schema import (
+    DEFAULT_SCAN_RATING,
+    MAX_SCAN_RATING,
+    META_DB,
+    STATEMENTS,
+    director_index_table,
+)
 from qserv_py.sql import qualified, quote_ident
 
 
@@ -37,6 +43,7 @@ class TableRecord:
     unique_primary_key: bool
     description: str
     row_count: int = 0
+    scan_rating: int = DEFAULT_SCAN_RATING
 
 
 async def fetchall(conn: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
@@ -72,7 +79,8 @@ async def get_tables(conn: Any, db: str) -> dict[str, TableRecord]:
     rows = await fetchall(
         conn,
         "SELECT db, name, kind, director_table, director_key, longitude_key, latitude_key,"
-        f" overlap, unique_primary_key, description, row_count FROM {META_DB}.`tables`"
+        f" overlap, unique_primary_key, description, row_count, scan_rating"
+        f" FROM {META_DB}.`tables`"
         " WHERE db = %s",
         (db,),
     )
@@ -89,9 +97,36 @@ async def get_tables(conn: Any, db: str) -> dict[str, TableRecord]:
             unique_primary_key=bool(r[8]),
             description=str(r[9]),
             row_count=int(r[10]),
+            scan_rating=int(r[11]),
         )
         for r in rows
     }
+
+
+async def set_scan_rating(conn: Any, db: str, table: str, rating: int) -> bool:
+    """Set a table's scan rating (0-100, Qserv's scale: FASTEST 0, FAST 10, MEDIUM 20, SLOW
+    30, SLOWEST 100); False if there is no such table. Queries planned after the czar's
+    catalog cache renews (2 s) use it."""
+    if not 0 <= rating <= MAX_SCAN_RATING:
+        raise ValueError(f"a scan rating is 0..{MAX_SCAN_RATING}, not {rating}")
+    await execute(
+        conn,
+        f"UPDATE {META_DB}.`tables` SET scan_rating = %s WHERE db = %s AND name = %s",
+        (rating, db, table),
+    )
+    rows = await fetchall(
+        conn, f"SELECT 1 FROM {META_DB}.`tables` WHERE db = %s AND name = %s", (db, table)
+    )
+    return bool(rows)
+
+
+async def get_scan_ratings(conn: Any, db: str | None = None) -> list[tuple[str, str, int]]:
+    """``(db, table, rating)`` of every table, or of one database's, sorted."""
+    where, args = ("WHERE db = %s", (db,)) if db else ("", ())
+    rows = await fetchall(
+        conn, f"SELECT db, name, scan_rating FROM {META_DB}.`tables` {where} ORDER BY 1, 2", args
+    )
+    return [(str(d), str(n), int(r)) for d, n, r in rows]
 
 
 async def get_placement(conn: Any, db: str) -> dict[int, list[str]]:

@@ -12,6 +12,8 @@ from qserv_py.sql import quote_string
 META_DB = "qservMeta"
 RESULT_DB = "qservResult"  # merge and result tables of user queries
 QUERY_USER = "qserv_query"  # what user SQL runs as on the czar db: no FILE, no other database
+DEFAULT_SCAN_RATING = 1  # a new table's scan rating: the fast lane (docs/shared-scans.md)
+MAX_SCAN_RATING = 100  # Qserv's SLOWEST
 
 STATEMENTS: tuple[str, ...] = (
     f"CREATE DATABASE IF NOT EXISTS {META_DB}",

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from qserv_py.czar.analysis.catalog_view import columns_from_schema_json
 from qserv_py.czar.metadata import catalog
-from qserv_py.czar.metadata.schema import META_DB
+from qserv_py.czar.metadata.schema import DEFAULT_SCAN_RATING, MAX_SCAN_RATING, META_DB
 
 _TYPE_END = re.compile(
     r"\s+(NOT\s+NULL|NULL|DEFAULT|COMMENT|AUTO_INCREMENT|PRIMARY|UNIQUE)\b", re.I
@@ -41,6 +41,7 @@ class TableInfo:
     longitude_key: str
     latitude_key: str
     row_count: int
+    scan_rating: int = DEFAULT_SCAN_RATING  # operators set it: `qserv-py scan-rating`
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,17 @@ class DatabaseInfo:
 class CatalogSnapshot:
     databases: dict[str, DatabaseInfo] = field(default_factory=dict)
     loaded_at: float = 0.0
+
+    def scan_rating(self, tables: Iterable[tuple[str, str]]) -> int:
+        """A query's scan rating: the highest of its ``(db, table)``s', capped at Qserv's
+        SLOWEST (100), as Qserv's ScanTablePlugin computes it; unknown tables count as the
+        default. dispatch's ``run_chunks(scan_rating=...)`` takes it."""
+        ratings = []
+        for db, table in tables:
+            info = self.databases.get(db)
+            found = info.tables.get(table) if info is not None else None
+            ratings.append(DEFAULT_SCAN_RATING if found is None else found.scan_rating)
+        return min(max(ratings, default=DEFAULT_SCAN_RATING), MAX_SCAN_RATING)
 
     def schema_mapping(self) -> dict[str, dict[str, dict[str, str]]]:
         """``{db: {table: {column: type}}}`` for SHOW and information_schema."""
@@ -111,6 +123,7 @@ async def load_snapshot(conn: Any) -> CatalogSnapshot:
                 r.longitude_key,
                 r.latitude_key,
                 r.row_count,
+                r.scan_rating,
             )
             for r in records.values()
         }
