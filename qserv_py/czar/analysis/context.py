@@ -20,6 +20,7 @@ from qserv_py.czar.analysis.plan import CatalogCount, KeyBound, Scope
 
 if TYPE_CHECKING:
     from qserv_py.czar.analysis.merge_columns import MergeColumns
+    from qserv_py.czar.analysis.relation_graph import JoinPlan
 
 __all__ = [
     "AreaRestriction",
@@ -89,9 +90,11 @@ class PlanContext:
     areas: list[AreaRestriction] = field(default_factory=list)
     director: DirectorRestriction | None = None
     catalog_count: CatalogCount | None = None
+    """Set by ``count_from_catalog`` when the catalog's row count answers the query."""
     sub_chunk_column: str | None = None
     """Set by ``restrict_sub_chunks`` when the chunk query reads only some sub-chunks."""
-    """Set by ``count_from_catalog`` when the catalog's row count answers the query."""
+    join: JoinPlan | None = None
+    """Set by ``classify_joins`` when two or more partitioned tables are joined."""
     limit: int | None = None
     offset: int = 0
     done: list[str] = field(default_factory=list)
@@ -114,6 +117,11 @@ class PlanContext:
 
     def partitioned(self) -> tuple[TableRef, ...]:
         return tuple(ref for ref in self.tables if ref.table.is_partitioned)
+
+    def selects_chunks(self, alias: str) -> bool:
+        """Whether restrictions on ``alias`` (areas, director keys) may choose the chunks: any
+        table of a chunk-local query, only the home group of a near-neighbour join."""
+        return self.join is None or alias in self.join.chunk_aliases
 
     def ref(self, alias: str) -> TableRef:
         for ref in self.tables:

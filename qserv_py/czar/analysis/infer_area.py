@@ -15,7 +15,9 @@ can hold results (the term itself still filters rows on the workers):
 - an OR whose every branch is one of the above, or an AND of them, on one table: the union
   of the branches' regions (``lon > 359 OR lon < 1``, two circles ...). Qserv does not either.
 
-Several restricting terms, with or without areaspecs, all restrict: ``select_chunks``
+In a near-neighbour join only terms on the home tables prune (``ctx.selects_chunks``): a pair's
+other row may come from a neighbouring chunk's overlap. Several restricting terms, with or
+without areaspecs, all restrict: ``select_chunks``
 intersects their chunk lists. Runs before ``restrict_area``, so it reads only the terms the
 user wrote.
 
@@ -129,7 +131,7 @@ def range_box(lon_lo: float, lon_hi: float, lat_lo: float, lat_hi: float) -> lss
 
 
 def infer_area(select: exp.Select, ctx: PlanContext) -> exp.Select:
-    ctx.require("qualify_columns", "check_joins")
+    ctx.require("qualify_columns", "classify_joins")
     ranges: dict[str, _Ranges] = {}
     for term in conjuncts(select):
         area = _scisql_area(term, ctx)
@@ -262,7 +264,7 @@ def _and_terms(term: exp.Expr) -> list[exp.Expr]:
 def _position_axis(node: exp.Expr, ctx: PlanContext) -> tuple[str, str] | None:
     """``(alias, "lon" | "lat")`` when ``node`` is a floating-point position column."""
     node = strip_parens(node)
-    if not isinstance(node, exp.Column) or not node.table:
+    if not isinstance(node, exp.Column) or not node.table or not ctx.selects_chunks(node.table):
         return None
     table = ctx.ref(node.table).table
     if not (table.is_partitioned and table.has_position):
@@ -284,7 +286,7 @@ def _position_axis(node: exp.Expr, ctx: PlanContext) -> tuple[str, str] | None:
 def _on_position_columns(lon: exp.Expr, lat: exp.Expr, ctx: PlanContext) -> bool:
     if not (isinstance(lon, exp.Column) and isinstance(lat, exp.Column)):
         return False
-    if lon.table != lat.table:
+    if lon.table != lat.table or not ctx.selects_chunks(lon.table):
         return False
     table = ctx.ref(lon.table).table
     return (

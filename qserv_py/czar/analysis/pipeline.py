@@ -28,6 +28,7 @@ from sqlglot import exp
 from qserv_py.czar.analysis.catalog_view import CatalogView
 from qserv_py.czar.analysis.check_joins import check_joins
 from qserv_py.czar.analysis.check_supported import check_supported
+from qserv_py.czar.analysis.classify_joins import classify_joins
 from qserv_py.czar.analysis.context import PlanContext, Statements
 from qserv_py.czar.analysis.count_from_catalog import count_from_catalog
 from qserv_py.czar.analysis.errors import AnalysisBug, AnalysisError, AnalysisFailure
@@ -75,8 +76,9 @@ PASSES = Passes(
     logical=(
         check_supported,  # first: later passes assume one block of plain tables
         qualify_tables,  # needs check_supported; db and alias for each table, ctx.tables
-        check_joins,  # needs qualify_tables; refuses joins early, sets ctx.scope
+        check_joins,  # needs qualify_tables; refuses outer joins early, sets ctx.scope
         qualify_columns,  # needs qualify_tables, check_joins; binds names, result columns
+        classify_joins,  # needs qualify_columns; before the restrictors and rewrite_scisql
         infer_area,  # before restrict_area, so it reads the user's scisql terms only
         restrict_area,  # needs qualify_columns, check_joins
         restrict_director,  # needs qualify_columns, check_joins
@@ -140,6 +142,7 @@ def plan_query(
         limit=ctx.limit if merge_sql is None else None,
         offset=ctx.offset if merge_sql is None else 0,
         sub_chunk_column=ctx.sub_chunk_column,
+        overlap=ctx.join is not None and ctx.join.overlap_alias is not None,
     )
     for final in passes.final:
         plan = final(plan, ctx)

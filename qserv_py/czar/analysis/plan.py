@@ -24,6 +24,7 @@ __all__ = [
     "CHUNK_TOKEN",
     "DUMMY_CHUNK",
     "MERGE_TABLE_TOKEN",
+    "OVERLAP_TOKEN",
     "SUB_CHUNK_TOKEN",
     "AllChunks",
     "CatalogCount",
@@ -42,6 +43,10 @@ CHUNK_TOKEN = "%C\x07C%"
 
 SUB_CHUNK_TOKEN = "%S\x07S%"
 """Names the placeholder column ``restrict_sub_chunks`` puts in WHERE (see ``render``)."""
+
+OVERLAP_TOKEN = "%O\x07O%"
+"""In a near-neighbour join, sits between the overlap table's name and ``_``: ``render`` runs
+the statement twice, once with it removed (``Object_<chunk>``) and once as ``FullOverlap``."""
 
 MERGE_TABLE_TOKEN = "%R\x07R%"
 """Stands for the name of the table holding the per-chunk results, in ``merge_sql``."""
@@ -158,14 +163,20 @@ class QueryPlan:
     """``alias.subChunkId`` when the template holds the sub-chunk placeholder."""
     sub_chunks: Mapping[int, tuple[int, ...]] | None = None
     """Per chunk, the sub-chunks that may hold rows of the area (``select_chunks``)."""
+    overlap: bool = False
+    """A near-neighbour join: the template names one table with ``OVERLAP_TOKEN``."""
 
     def render(self, chunk_id: int) -> str:
         """The SQL for one chunk: plain string substitution (microseconds).
 
         The sub-chunk placeholder becomes ``alias.subChunkId IN (...)`` for chunks with a list,
-        and ``1`` (no restriction) for the others.
+        and ``1`` (no restriction) for the others. A near-neighbour join becomes
+        ``(<home x home>) UNION ALL (<home x overlap>)`` (``relation_graph``).
         """
         sql = self.chunk_template.replace(CHUNK_TOKEN, str(chunk_id))
+        if self.overlap:
+            home = sql.replace(OVERLAP_TOKEN, "")
+            return f"({home}) UNION ALL ({sql.replace(OVERLAP_TOKEN, 'FullOverlap')})"
         if self.sub_chunk_column is None:
             return sql
         subs = self.sub_chunks.get(chunk_id) if self.sub_chunks is not None else None
@@ -182,10 +193,11 @@ class QueryPlan:
 
 
 def display_sql(sql: str) -> str:
-    """The SQL with its tokens written ``%CC%`` / ``%SS%`` / ``%RR%``, for golden files and
-    logs."""
+    """The SQL with its tokens written ``%CC%`` / ``%SS%`` / ``%OO%`` / ``%RR%``, for golden
+    files and logs."""
     return (
         sql.replace(CHUNK_TOKEN, "%CC%")
+        .replace(OVERLAP_TOKEN, "%OO%")
         .replace(SUB_CHUNK_TOKEN, "%SS%")
         .replace(MERGE_TABLE_TOKEN, "%RR%")
     )

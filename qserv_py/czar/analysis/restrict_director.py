@@ -5,7 +5,8 @@ top-level AND terms of WHERE, a comparison ``col = <integer>`` (either side),
 ``col IN (<integers>)``, ``col BETWEEN <integer> AND <integer>`` or ``col <, <=, >, >=
 <integer>`` (either side) on a director table's key, or on a child table's column holding its
 director's key (``ForcedSource.objectId``), means only the chunks holding those keys can
-contribute. Dispatch looks them up in ``qservMeta.<db>__<director>`` (``key IN (...)``, or
+contribute (in a join, only the tables ``ctx.selects_chunks`` names). Dispatch looks them
+up in ``qservMeta.<db>__<director>`` (``key IN (...)``, or
 ``key >= a AND key <= b``: the index table is keyed on the key, so both are index lookups).
 The SQL is left unchanged: the term still filters rows on the workers.
 
@@ -79,7 +80,7 @@ class _Keys:
 
 
 def restrict_director(select: exp.Select, ctx: PlanContext) -> exp.Select:
-    ctx.require("qualify_columns", "check_joins")
+    ctx.require("qualify_columns", "classify_joins")
     found: dict[tuple[str, str, str], _Keys] = {}
     for term in conjuncts(select):
         match = _restrictor(strip_parens(term))
@@ -91,7 +92,7 @@ def restrict_director(select: exp.Select, ctx: PlanContext) -> exp.Select:
             continue
         apply(found.setdefault(director, _Keys()))
     if found:
-        # One partitioned table per query (check_joins), so one director; sorted for stability.
+        # The tables choosing chunks share one director (classify_joins); sorted for stability.
         (db, table, key), keys = sorted(found.items(), key=lambda item: item[0])[0]
         if keys.values is not None:  # the range only thins the key list out
             values = tuple(sorted(v for v in keys.values if keys.inside(v)))
@@ -165,7 +166,7 @@ def _column_and_integer(term: exp.Binary) -> tuple[exp.Column, int, bool] | None
 
 
 def _director_key(column: exp.Column, ctx: PlanContext) -> tuple[str, str, str] | None:
-    if not column.table:
+    if not column.table or not ctx.selects_chunks(column.table):
         return None
     table = ctx.ref(column.table).table
     if not table.is_partitioned or column.name.lower() != table.director_key.lower():

@@ -25,6 +25,7 @@ from qserv_py.czar.analysis import (
     QueryPlan,
     SingleRun,
 )
+from qserv_py.czar.analysis.plan import OVERLAP_TOKEN
 from tests.unit.analysis.helpers import (
     REGENERATE,
     Case,
@@ -75,6 +76,15 @@ def check_plan(plan: QueryPlan) -> None:
     rendered = plan.render(100)
     assert CHUNK_TOKEN not in rendered and MERGE_TABLE_TOKEN not in rendered
     chunk_tree = sqlglot.parse_one(rendered, read="mysql")
+    if plan.overlap:  # near-neighbour: home x home, then home x overlap
+        assert OVERLAP_TOKEN not in rendered
+        assert isinstance(chunk_tree, exp.Union) and not chunk_tree.args.get("distinct")
+        home, overlap = (_unwrapped(side) for side in (chunk_tree.this, chunk_tree.expression))
+        assert isinstance(home, exp.Select) and isinstance(overlap, exp.Select)
+        names = [{t.name for t in side.find_all(exp.Table)} for side in (home, overlap)]
+        assert any(n.endswith("FullOverlap_100") for n in names[1])
+        assert not any("FullOverlap" in n for n in names[0])
+        chunk_tree = home
     assert isinstance(chunk_tree, exp.Select)
     if plan.scope == "single":
         assert isinstance(plan.chunks, SingleRun | CatalogCount)
@@ -101,3 +111,9 @@ def check_plan(plan: QueryPlan) -> None:
             assert chunks.lower is None and chunks.upper is None  # the range thinned them
         else:
             assert chunks.lower is not None or chunks.upper is not None
+
+
+def _unwrapped(node: exp.Expr) -> exp.Expr:
+    while isinstance(node, exp.Subquery | exp.Paren):
+        node = node.this
+    return node

@@ -29,6 +29,7 @@ def test_passes_in_phases() -> None:
         "qualify_tables",
         "check_joins",
         "qualify_columns",
+        "classify_joins",
         "infer_area",
         "restrict_area",
         "restrict_director",
