@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
@@ -38,9 +38,10 @@ from qserv_py.czar.dispatch import ChunkBatch, DispatchError, run_chunks
 from qserv_py.czar.frontend.columns import result_column
 from qserv_py.czar.frontend.errors import mysql_error
 from qserv_py.czar.frontend.plain_select import SESSION_TOKENS
-from qserv_py.czar.frontend.streaming import RowBatches
+from qserv_py.czar.frontend.streaming import RowBatches, interrupted
 from qserv_py.czar.metadata.schema import META_DB, QUERY_USER, RESULT_DB, director_index_table
 from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot
+from qserv_py.czar.query_registry import Client, QueryRecord, QueryRegistry
 from qserv_py.czar.workers import WorkerChannels
 from qserv_py.ingest.loader import czar_db_args
 from qserv_py.results.codec import Schema
@@ -95,7 +96,7 @@ class QueryEngine:
         )
         self._channels = WorkerChannels(config)
         self._meta: Any = None
-        self._query_ids = itertools.count(1)
+        self.registry = QueryRegistry()
         self._collations: dict[int, str] = {}
         self._views: tuple[CatalogSnapshot, CatalogView] | None = None
 
@@ -125,14 +126,60 @@ class QueryEngine:
         return await self._czar_db.stream(sql)
 
     async def execute(
-        self, expression: exp.Expression | None, sql: str, database: str | None
+        self,
+        expression: exp.Expression | None,
+        sql: str,
+        database: str | None,
+        client: Client | None = None,
     ) -> ResultSet:
         """Run one SELECT; ``expression`` is mysql-mimic's tree of it, or None when the front
-        end passed the client's text straight through (``frontend/plain_select.py``)."""
-        snapshot = await self._catalog.get()
+        end passed the client's text straight through (``frontend/plain_select.py``).
+
+        The query is in ``registry`` from here until its last row went out; a KILL or CANCEL
+        of it (``QueryRegistry.cancel``) ends it with MariaDB's error 1317.
+        """
         text = sql
         if expression is not None and not _verbatim(sql, expression):
             text = expression.sql(dialect="mysql")
+        who = client or Client(None, "", asyncio.current_task())
+        record = self.registry.start(who.connection_id, who.user, database, text, who.task)
+        try:
+            result = await self._execute(record, text, database)
+        except BaseException as exc:
+            raise self._ended(record, exc) from None
+        rows = RowBatches(self._tracked(record, result.rows), killed=lambda: record.killed)
+        return ResultSet(rows, result.columns)
+
+    def _ended(self, record: QueryRecord, exc: BaseException) -> BaseException:
+        """Record how the query ended; the exception to raise (1317 for a KILL or CANCEL)."""
+        if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+            reason = "killed" if record.killed else "cancelled: the client went away"
+            self.registry.finish(record, "ABORTED", reason)
+            if isinstance(exc, asyncio.CancelledError) and record.killed:
+                return interrupted()
+            return exc
+        self.registry.finish(record, "FAILED", str(getattr(exc, "msg", exc)))
+        return exc
+
+    async def _tracked(
+        self, record: QueryRecord, rows: Any
+    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        """The result's batches, counted; the record ends with the last one (or the error)."""
+        batches = rows.batches if isinstance(rows, RowBatches) else _one_batch(rows)
+        try:
+            async for batch in batches:
+                record.rows += len(batch)
+                yield batch
+        except BaseException as exc:
+            raise self._ended(record, exc) from None
+        finally:
+            close = getattr(batches, "aclose", None)
+            if close is not None:
+                await close()  # the producer's cleanup (cancel chunks, drop tables) runs now
+        self.registry.finish(record, "COMPLETED")
+
+    async def _execute(self, record: QueryRecord, text: str, database: str | None) -> ResultSet:
+        snapshot = await self._catalog.get()
         result = analyse(text, self._view(snapshot), database)
         if isinstance(result, AnalysisFailure) and result.mysql_code in _UNKNOWN_NAME:
             # The catalog snapshot may be up to CatalogCache's age old: a table ingested a
@@ -146,12 +193,13 @@ class QueryEngine:
         plan = result
         if isinstance(plan.chunks, CatalogCount):
             return await self._catalog_count(plan, plan.chunks, text, database)
-        query_id = next(self._query_ids)
+        query_id = record.query_id
         chunks, replicas = await self._chunks(plan, snapshot)
+        record.chunks_total = len(chunks)
         log.info("query %d: %d chunks, merge=%s: %s", query_id, len(chunks), plan.needs_merge, text)
         if plan.needs_merge:
-            return await self._merge(query_id, plan, chunks, replicas)
-        return await self._stream(query_id, plan, chunks, replicas)
+            return await self._merge(record, plan, chunks, replicas)
+        return await self._stream(record, plan, chunks, replicas)
 
     async def _catalog_count(
         self, plan: QueryPlan, count: CatalogCount, text: str, database: str | None
@@ -216,7 +264,7 @@ class QueryEngine:
 
     async def _stream(
         self,
-        query_id: int,
+        record: QueryRecord,
         plan: QueryPlan,
         chunks: list[int],
         replicas: dict[int, tuple[str, ...]],
@@ -225,7 +273,14 @@ class QueryEngine:
             chunks, replicas = [DUMMY_CHUNK], {DUMMY_CHUNK: tuple(self._channels.workers)}
         # MariaDB's text rows pass through to the client; as row tuples for prepared statements
         batches = run_chunks(
-            self._channels, query_id, chunks, plan.render, replicas, CHUNK_TIMEOUT, text=True
+            self._channels,
+            record.query_id,
+            chunks,
+            plan.render,
+            replicas,
+            CHUNK_TIMEOUT,
+            text=True,
+            on_done=record.chunks_finished,
         )
         try:
             first = await anext(batches)
@@ -238,23 +293,37 @@ class QueryEngine:
 
     async def _merge(
         self,
-        query_id: int,
+        record: QueryRecord,
         plan: QueryPlan,
         chunks: list[int],
         replicas: dict[int, tuple[str, ...]],
     ) -> ResultSet:
         if not chunks:
             chunks, replicas = [DUMMY_CHUNK], {DUMMY_CHUNK: tuple(self._channels.workers)}
-        table = f"r_{query_id}"
+        table = f"r_{record.query_id}"
         try:
             async with self._czar_db.merge(RESULT_DB, table, self._collations) as merge:
                 async for batch in run_chunks(
-                    self._channels, query_id, chunks, plan.render, replicas, CHUNK_TIMEOUT
+                    self._channels,
+                    record.query_id,
+                    chunks,
+                    plan.render,
+                    replicas,
+                    CHUNK_TIMEOUT,
+                    on_done=record.chunks_finished,
                 ):
                     await merge.insert(batch.schema, batch.rows)
                 return await merge.stream(plan.render_merge(RESULT_DB, table))
         except DispatchError as exc:
             raise _query_error(exc) from exc
+
+
+async def _one_batch(rows: Any) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Rows given as a plain (async) iterable, as one batch."""
+    if hasattr(rows, "__aiter__"):
+        yield [row async for row in rows]
+    else:
+        yield list(rows)
 
 
 def _bounds(lookup: DirectorLookup) -> list[tuple[str, KeyBound]]:

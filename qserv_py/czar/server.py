@@ -8,12 +8,12 @@ from typing import Any
 
 import asyncmy
 from mysql_mimic import MysqlServer
-from mysql_mimic.control import LocalControl
 
 from qserv_py.cluster.config import ClusterConfig
 from qserv_py.czar.engine import QueryEngine
 from qserv_py.czar.frontend.auth import ConfiguredUsers
 from qserv_py.czar.frontend.errors import register_sqlstates
+from qserv_py.czar.frontend.processes import CzarControl
 from qserv_py.czar.frontend.session import CzarSession
 from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot, load_snapshot
 from qserv_py.ingest.loader import czar_db_args
@@ -30,7 +30,7 @@ class Czar:
         self._server = MysqlServer(
             session_factory=self._new_session,
             identity_provider=ConfiguredUsers(config.users),
-            control=LocalControl(),
+            control=CzarControl(),
         )
 
     def _new_session(self) -> CzarSession:

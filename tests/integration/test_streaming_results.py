@@ -92,8 +92,9 @@ def test_first_rows_arrive_while_a_chunk_still_runs(
         cur.execute(sql)
         first = cur.fetchone()
         assert first is not None and first[1] == marker
-        # the slow chunk's statement is still sleeping on its worker: rows came before it ended
-        assert _sleeping(workers, marker)
+        # The slow chunk's statement runs (or is queued to run) for SLEEP_PER_ROW seconds per
+        # row: seeing it sleep now proves the first row came before that chunk could end.
+        _wait_until(lambda: _sleeping(workers, marker), "the slow chunk's statement to run")
     finally:
         # The client goes away mid-result (the czar then cancels the rest); PyMySQL must not
         # try to read the unfinished result from the closed connection when freeing it.

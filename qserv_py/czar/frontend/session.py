@@ -7,23 +7,35 @@ SELECTs without FROM itself (its middlewares); ``query()`` receives the rest.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 import sqlglot
 import sqlglot.errors
 from mysql_mimic import ResultSet, Session
 from mysql_mimic.connection import Connection
+from mysql_mimic.constants import INFO_SCHEMA
 from mysql_mimic.schema import Column, InfoSchema
 from mysql_mimic.session import Query
 from mysql_mimic.variables import SYSTEM_VARIABLES, GlobalVariables, SessionVariables
 from sqlglot import exp
+from sqlglot.executor import execute
+from sqlglot.executor.table import Table
 
 from qserv_py import __version__
 from qserv_py.czar.frontend.errors import mysql_error
 from qserv_py.czar.frontend.plain_select import plain_select
+from qserv_py.czar.frontend.processes import (
+    PROCESSLIST_COLUMNS,
+    QUERIES_COLUMNS,
+    management_statement,
+    processlist_rows,
+    queries_rows,
+)
 from qserv_py.czar.frontend.show_create import show_create_table
-from qserv_py.czar.frontend.streaming import enable_streaming
+from qserv_py.czar.frontend.streaming import enable_streaming, unless_client_leaves
 from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot
+from qserv_py.czar.query_registry import Client, QueryRegistry
 
 SERVER_VERSION = f"10.11.19-MariaDB-qserv-py-{__version__}"
 # Anything but these makes a SELECT more than an expression list (FROM, INTO, WHERE, ...).
@@ -31,8 +43,14 @@ _BEYOND_CONSTANT_SELECT = frozenset(exp.Select.arg_types) - {"expressions", "lim
 
 
 class QueryEngine(Protocol):
+    registry: QueryRegistry
+
     async def execute(
-        self, expression: exp.Expression | None, sql: str, database: str | None
+        self,
+        expression: exp.Expression | None,
+        sql: str,
+        database: str | None,
+        client: Client | None = None,
     ) -> ResultSet: ...
 
     async def evaluate(self, sql: str) -> ResultSet:
@@ -63,7 +81,8 @@ class CzarSession(Session):
 
     async def schema(self) -> InfoSchema:
         # SHOW/DESCRIBE are rare and cheap: always answer from the current catalog.
-        return info_schema(await self._catalog.get(max_age=0))
+        info = info_schema(await self._catalog.get(max_age=0))
+        return with_processes(info, self._engine.registry, self.connection)
 
     def _parse(self, sql: str) -> list[exp.Expression]:
         """mysql-mimic's parse, with sqlglot's errors reported as MariaDB's 1064."""
@@ -114,13 +133,27 @@ class CzarSession(Session):
 
     async def handle_query(self, sql: str, attrs: dict[str, str]) -> Any:
         """A plain SELECT from catalog tables goes straight to the engine (one parse, not two);
+        query-management statements (SHOW PROCESSLIST, KILL, CANCEL) to ``processes.py``;
         everything else through mysql-mimic's parse and middlewares."""
         if plain_select(sql, self.database):
-            return await self._engine.execute(None, sql, self.database)
+            return await unless_client_leaves(
+                self.connection, self._engine.execute(None, sql, self.database, self._client())
+            )
+        answer = management_statement(
+            sql, self._engine.registry, self.connection, str(self.username or "")
+        )
+        if answer is not None:
+            return answer
         return await super().handle_query(sql, attrs)
 
     async def query(self, expression: exp.Expression, sql: str, attrs: dict[str, Any]) -> Any:
-        return await self._engine.execute(expression, sql, self.database)
+        return await unless_client_leaves(
+            self.connection, self._engine.execute(expression, sql, self.database, self._client())
+        )
+
+    def _client(self) -> Client:
+        task = asyncio.current_task()  # the connection's: KILL and CANCEL cancel it
+        return Client(self.connection.connection_id, str(self.username or ""), task)
 
 
 def _shown_table(expression: exp.Expression) -> tuple[str, str | None] | None:
@@ -175,3 +208,37 @@ def info_schema(snapshot: CatalogSnapshot) -> InfoSchema:
         for c in t.columns
     ]
     return InfoSchema.from_columns(columns)
+
+
+class _CzarInfoSchema(InfoSchema):
+    """mysql-mimic's information_schema plus ``processlist`` and ``queries``."""
+
+    async def query(self, expression: exp.Expression) -> Any:
+        result = execute(self._preprocess(expression), schema=_SCHEMA, tables=self.tables)
+        return result.rows, result.columns
+
+
+_SCHEMA = {
+    **INFO_SCHEMA,
+    "information_schema": {
+        **INFO_SCHEMA["information_schema"],
+        "processlist": {k.lower(): v for k, v in PROCESSLIST_COLUMNS.items()},
+        "queries": {k.lower(): v for k, v in QUERIES_COLUMNS.items()},
+    },
+}
+
+
+def with_processes(info: InfoSchema, registry: QueryRegistry, connection: Connection) -> InfoSchema:
+    """``info`` with the current processlist and the query history as two more tables."""
+    tables = dict(info.tables)
+    schema = dict(tables["information_schema"])
+    current = "SELECT ... FROM information_schema"
+    schema["processlist"] = Table(
+        tuple(k.lower() for k in PROCESSLIST_COLUMNS),
+        processlist_rows(registry, connection, current, full=True),
+    )
+    schema["queries"] = Table(
+        tuple(k.lower() for k in QUERIES_COLUMNS), queries_rows(registry.all())
+    )
+    tables["information_schema"] = schema
+    return _CzarInfoSchema(tables)

@@ -15,19 +15,24 @@ text values that mysql-mimic's ``write_text_rows`` formats with the columns' enc
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import mysql_mimic.connection
 from mysql_mimic import ResultSet, packets
 from mysql_mimic.charset import CharacterSet
 from mysql_mimic.connection import Connection
+from mysql_mimic.errors import MysqlError
 from mysql_mimic.stream import MysqlStream
 from mysql_mimic.types import ColumnType
 
+from qserv_py.czar.frontend.errors import mysql_error
 from qserv_py.results.text_rows import TextRows
+
+T = TypeVar("T")
 
 
 class RowBatches:
@@ -37,8 +42,14 @@ class RowBatches:
     of prepared statements) work unchanged.
     """
 
-    def __init__(self, batches: AsyncIterator[Sequence[Sequence[Any]]]) -> None:
+    def __init__(
+        self,
+        batches: AsyncIterator[Sequence[Sequence[Any]]],
+        killed: Callable[[], bool] | None = None,
+    ) -> None:
         self.batches = batches
+        self.killed = killed or (lambda: False)
+        """Whether a cancel of the writing task is a KILL QUERY / CANCEL of this result."""
 
     def __aiter__(self) -> AsyncIterator[Sequence[Any]]:
         return self._rows()
@@ -66,16 +77,81 @@ async def _write_text_resultset(connection: Connection, result_set: ResultSet) -
     stream = connection.stream
     stream.write_many(header)  # buffered: it leaves with the first rows, in one write
     count = 0
-    async for batch in result_set.rows.batches:
-        if isinstance(batch, TextRows):
-            data, stream.seq.value = batch.wire(stream.seq.value)
-            _buffer(stream).extend(data)
-            count += batch.num_rows
-        else:
-            count += stream.write_text_rows(batch, result_set.columns)
-        await stream.drain()
+    batches = result_set.rows.batches
+    try:
+        while (batch := await unless_client_leaves(connection, anext(batches, None))) is not None:
+            if isinstance(batch, TextRows):
+                data, stream.seq.value = batch.wire(stream.seq.value)
+                _buffer(stream).extend(data)
+                count += batch.num_rows
+            else:
+                count += stream.write_text_rows(batch, result_set.columns)
+            await stream.drain()
+    except asyncio.CancelledError:
+        if result_set.rows.killed():
+            raise interrupted() from None
+        raise
+    finally:
+        # The client may be gone (a failed write) or the query killed: close the producer now,
+        # which cancels the chunks still running, rather than whenever it is collected.
+        await _close(batches)
     await connection.stream.write(connection.ok_or_eof(affected_rows=count), drain=False)
     await connection.stream.drain()
+
+
+def _closed(connection: Connection) -> asyncio.Future[None]:
+    """The future the connection's stream protocol resolves when the client hangs up.
+
+    Taken from the protocol itself (``StreamWriter.wait_closed`` awaits the same future): a
+    task around ``wait_closed()`` would, when cancelled, cancel that shared future too.
+    """
+    writer = connection.stream.writer
+    closed: asyncio.Future[None] = writer._protocol._get_close_waiter(writer)
+    return closed
+
+
+class ClientGone(ConnectionError):
+    """The client closed its connection while its query ran."""
+
+
+async def unless_client_leaves(connection: Connection, step: Awaitable[T]) -> T:
+    """``await step``, unless the client disconnects first: then ``step`` is cancelled (the
+    query's cleanup runs: chunks cancelled, statements killed) and ``ClientGone`` raised.
+
+    Without this, a client leaving while the czar waits for the workers (a slow chunk, a long
+    merge) goes unnoticed until the czar next writes to it, and the workers run on.
+    """
+    work = asyncio.ensure_future(step)
+    gone = _closed(connection)
+    try:
+        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # this (the connection's) task: a KILL, or shutdown
+        work.cancel()
+        await asyncio.wait((work,))
+        error = None if work.cancelled() else work.exception()
+        if isinstance(error, MysqlError) and error.code == 1317:  # the query took it as a KILL
+            raise interrupted() from None
+        raise
+    if work.done():
+        return work.result()
+    work.cancel()
+    await asyncio.wait((work,))
+    raise ClientGone(f"client of connection {connection.connection_id} went away")
+
+
+def interrupted() -> Exception:
+    """A query stopped by KILL QUERY or CANCEL: MariaDB's 1317 for its client, whose connection
+    lives on (the cancel of the connection's task is taken back)."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    return mysql_error(1317, "Query execution was interrupted")
+
+
+async def _close(batches: AsyncIterator[Any]) -> None:
+    close = getattr(batches, "aclose", None)
+    if close is not None:
+        await close()
 
 
 @functools.lru_cache(maxsize=4096)
