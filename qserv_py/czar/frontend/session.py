@@ -33,7 +33,7 @@ from qserv_py.czar.frontend.processes import (
     queries_rows,
 )
 from qserv_py.czar.frontend.show_create import show_create_table
-from qserv_py.czar.frontend.streaming import enable_streaming, unless_client_leaves
+from qserv_py.czar.frontend.streaming import cancelled_if_client_leaves, enable_streaming
 from qserv_py.czar.metadata.snapshot import CatalogCache, CatalogSnapshot
 from qserv_py.czar.query_registry import Client, QueryRegistry
 
@@ -136,9 +136,8 @@ class CzarSession(Session):
         query-management statements (SHOW PROCESSLIST, KILL, CANCEL) to ``processes.py``;
         everything else through mysql-mimic's parse and middlewares."""
         if plain_select(sql, self.database):
-            return await unless_client_leaves(
-                self.connection, self._engine.execute(None, sql, self.database, self._client())
-            )
+            with cancelled_if_client_leaves(self.connection):
+                return await self._engine.execute(None, sql, self.database, self._client())
         answer = management_statement(
             sql, self._engine.registry, self.connection, str(self.username or "")
         )
@@ -147,9 +146,8 @@ class CzarSession(Session):
         return await super().handle_query(sql, attrs)
 
     async def query(self, expression: exp.Expression, sql: str, attrs: dict[str, Any]) -> Any:
-        return await unless_client_leaves(
-            self.connection, self._engine.execute(expression, sql, self.database, self._client())
-        )
+        with cancelled_if_client_leaves(self.connection):
+            return await self._engine.execute(expression, sql, self.database, self._client())
 
     def _client(self) -> Client:
         task = asyncio.current_task()  # the connection's: KILL and CANCEL cancel it

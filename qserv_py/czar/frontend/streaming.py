@@ -16,23 +16,21 @@ text values that mysql-mimic's ``write_text_rows`` formats with the columns' enc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import mysql_mimic.connection
 from mysql_mimic import ResultSet, packets
 from mysql_mimic.charset import CharacterSet
 from mysql_mimic.connection import Connection
-from mysql_mimic.errors import MysqlError
 from mysql_mimic.stream import MysqlStream
 from mysql_mimic.types import ColumnType
 
 from qserv_py.czar.frontend.errors import mysql_error
 from qserv_py.results.text_rows import TextRows
-
-T = TypeVar("T")
 
 
 class RowBatches:
@@ -79,14 +77,15 @@ async def _write_text_resultset(connection: Connection, result_set: ResultSet) -
     count = 0
     batches = result_set.rows.batches
     try:
-        while (batch := await unless_client_leaves(connection, anext(batches, None))) is not None:
-            if isinstance(batch, TextRows):
-                data, stream.seq.value = batch.wire(stream.seq.value)
-                _buffer(stream).extend(data)
-                count += batch.num_rows
-            else:
-                count += stream.write_text_rows(batch, result_set.columns)
-            await stream.drain()
+        with cancelled_if_client_leaves(connection):
+            async for batch in batches:
+                if isinstance(batch, TextRows):
+                    data, stream.seq.value = batch.wire(stream.seq.value)
+                    _buffer(stream).extend(data)
+                    count += batch.num_rows
+                else:
+                    count += stream.write_text_rows(batch, result_set.columns)
+                await stream.drain()
     except asyncio.CancelledError:
         if result_set.rows.killed():
             raise interrupted() from None
@@ -110,33 +109,28 @@ def _closed(connection: Connection) -> asyncio.Future[None]:
     return closed
 
 
-class ClientGone(ConnectionError):
-    """The client closed its connection while its query ran."""
+@contextlib.contextmanager
+def cancelled_if_client_leaves(connection: Connection) -> Iterator[None]:
+    """Within the block, the client hanging up cancels the current (connection's) task, so
+    the query's cleanup runs at once: chunks cancelled, workers' statements killed, the merge
+    connection closed. Without it, a client leaving while the czar waits for the workers (a
+    slow chunk, a long merge) went unnoticed until the czar next wrote to it.
 
-
-async def unless_client_leaves(connection: Connection, step: Awaitable[T]) -> T:
-    """``await step``, unless the client disconnects first: then ``step`` is cancelled (the
-    query's cleanup runs: chunks cancelled, statements killed) and ``ClientGone`` raised.
-
-    Without this, a client leaving while the czar waits for the workers (a slow chunk, a long
-    merge) goes unnoticed until the czar next writes to it, and the workers run on.
+    A callback on the stream protocol's close future, not a watcher task: it costs nothing
+    per query or batch.
     """
-    work = asyncio.ensure_future(step)
-    gone = _closed(connection)
+    task = asyncio.current_task()
+    closed = _closed(connection)
+
+    def hung_up(_: asyncio.Future[None]) -> None:
+        if task is not None and not task.done():
+            task.cancel()
+
+    closed.add_done_callback(hung_up)
     try:
-        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:  # this (the connection's) task: a KILL, or shutdown
-        work.cancel()
-        await asyncio.wait((work,))
-        error = None if work.cancelled() else work.exception()
-        if isinstance(error, MysqlError) and error.code == 1317:  # the query took it as a KILL
-            raise interrupted() from None
-        raise
-    if work.done():
-        return work.result()
-    work.cancel()
-    await asyncio.wait((work,))
-    raise ClientGone(f"client of connection {connection.connection_id} went away")
+        yield
+    finally:
+        closed.remove_done_callback(hung_up)
 
 
 def interrupted() -> Exception:
