@@ -196,6 +196,7 @@ class QueryEngine:
         query_id = record.query_id
         chunks, replicas = await self._chunks(plan, snapshot)
         record.chunks_total = len(chunks)
+        record.scan_rating = snapshot.scan_rating(plan.tables)
         log.info("query %d: %d chunks, merge=%s: %s", query_id, len(chunks), plan.needs_merge, text)
         if plan.needs_merge:
             return await self._merge(record, plan, chunks, replicas)
@@ -280,6 +281,7 @@ class QueryEngine:
             replicas,
             CHUNK_TIMEOUT,
             text=True,
+            scan_rating=record.scan_rating,
             on_done=record.chunks_finished,
         )
         try:
@@ -310,6 +312,7 @@ class QueryEngine:
                     plan.render,
                     replicas,
                     CHUNK_TIMEOUT,
+                    scan_rating=record.scan_rating,
                     on_done=record.chunks_finished,
                 ):
                     await merge.insert(batch.schema, batch.rows)

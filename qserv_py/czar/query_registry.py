@@ -52,6 +52,8 @@ class QueryRecord:
     chunks_total: int = 0
     chunks_done: int = 0
     rows: int = 0
+    scan_rating: int | None = None
+    """The scan rating of the tables read (the workers' shared-scan lane for a scan)."""
     error: str | None = None
     task: asyncio.Task[Any] | None = field(default=None, repr=False)
     """The task serving the query (the client connection's), cancelled by KILL/CANCEL."""

@@ -143,6 +143,7 @@ def plan_query(
         offset=ctx.offset if merge_sql is None else 0,
         sub_chunk_column=ctx.sub_chunk_column,
         overlap=ctx.join is not None and ctx.join.overlap_alias is not None,
+        tables=tuple(sorted({(ref.table.db, ref.table.name) for ref in ctx.tables})),
     )
     for final in passes.final:
         plan = final(plan, ctx)

@@ -165,6 +165,8 @@ class QueryPlan:
     """Per chunk, the sub-chunks that may hold rows of the area (``select_chunks``)."""
     overlap: bool = False
     """A near-neighbour join: the template names one table with ``OVERLAP_TOKEN``."""
+    tables: tuple[tuple[str, str], ...] = ()
+    """The ``(database, table)``s the query reads (their scan ratings rate a scan)."""
 
     def render(self, chunk_id: int) -> str:
         """The SQL for one chunk: plain string substitution (microseconds).

@@ -110,3 +110,14 @@ def test_generated_sql_is_mariadb() -> None:
 def test_select_item_texts(sql: str, items: tuple[str, ...]) -> None:
     tokens = sqlglot.Dialect.get_or_raise("mysql").tokenize(sql)
     assert select_item_texts(sql, tokens) == items
+
+
+def test_plan_lists_the_tables_it_reads() -> None:
+    """The engine rates a scan by these tables' scan ratings (shared-scan lanes)."""
+    plan = plan_query(
+        "SELECT f.band, COUNT(*) FROM ForcedSource AS f JOIN CcdVisit AS v"
+        " ON f.ccdVisitId = v.ccdVisitId GROUP BY f.band",
+        demo_view(),
+        "demo_dp02",
+    )
+    assert plan.tables == (("demo_dp02", "CcdVisit"), ("demo_dp02", "ForcedSource"))
