@@ -88,6 +88,21 @@ def chunk_tasks(
     return tasks
 
 
+def _task_chunks(
+    task: Sequence[int], render: Callable[[int], str], one_statement: bool
+) -> list[list[Any]]:
+    """The task's ``[[chunk_id, sql], ...]`` for the worker's scheduler.
+
+    A scan that runs alone (``alone``: no other scan on the czar) gains nothing from convoys
+    and pays a statement per chunk (153 ms for the 1M-object demo scan, against 70 ms as
+    ``UNION ALL`` statements): its task goes as one statement under its first chunk, still
+    queued in the scan lanes. Concurrent scans are sent chunk by chunk, to share reads.
+    """
+    if one_statement and len(task) > 1:
+        return [[task[0], task_sql(task, render)]]
+    return [[c, render(c)] for c in task]
+
+
 def task_sql(task: Sequence[int], render: Callable[[int], str]) -> str:
     """One statement for the task's chunks: their queries joined by ``UNION ALL``.
 
@@ -113,6 +128,7 @@ async def run_chunks(
     scan_rating: int | None = None,
     interactive: bool | None = None,
     on_done: Callable[[int], None] | None = None,
+    alone: bool = False,
 ) -> AsyncGenerator[ChunkBatch, None]:
     """Yield every chunk's rows, batch by batch, in arrival order.
 
@@ -151,7 +167,7 @@ async def run_chunks(
                     params: dict[str, Any] = {
                         "query_id": query_id,
                         "chunk_id": chunk,
-                        "chunks": [[c, render(c)] for c in task],
+                        "chunks": _task_chunks(task, render, is_scan and alone),
                     }
                     if is_scan:
                         params["scan"] = scan

@@ -34,7 +34,12 @@ from qserv_py.czar.analysis import (
 )
 from qserv_py.czar.analysis.plan import DUMMY_CHUNK, CatalogCount, KeyBound
 from qserv_py.czar.czar_db_results import CzarDbQueries
-from qserv_py.czar.dispatch import ChunkBatch, DispatchError, run_chunks
+from qserv_py.czar.dispatch import (
+    INTERACTIVE_CHUNK_LIMIT,
+    ChunkBatch,
+    DispatchError,
+    run_chunks,
+)
 from qserv_py.czar.frontend.columns import result_column
 from qserv_py.czar.frontend.errors import mysql_error
 from qserv_py.czar.frontend.plain_select import SESSION_TOKENS
@@ -178,6 +183,13 @@ class QueryEngine:
                 await close()  # the producer's cleanup (cancel chunks, drop tables) runs now
         self.registry.finish(record, "COMPLETED")
 
+    def _alone(self, record: QueryRecord) -> bool:
+        """No other scan runs on this czar (then a scan's chunks need not share reads)."""
+        return not any(
+            other is not record and other.chunks_total > INTERACTIVE_CHUNK_LIMIT
+            for other in self.registry.running()
+        )
+
     async def _execute(self, record: QueryRecord, text: str, database: str | None) -> ResultSet:
         snapshot = await self._catalog.get()
         result = analyse(text, self._view(snapshot), database)
@@ -283,6 +295,7 @@ class QueryEngine:
             text=True,
             scan_rating=record.scan_rating,
             on_done=record.chunks_finished,
+            alone=self._alone(record),
         )
         try:
             first = await anext(batches)
@@ -314,6 +327,7 @@ class QueryEngine:
                     CHUNK_TIMEOUT,
                     scan_rating=record.scan_rating,
                     on_done=record.chunks_finished,
+                    alone=self._alone(record),
                 ):
                     await merge.insert(batch.schema, batch.rows)
                 return await merge.stream(plan.render_merge(RESULT_DB, table))

@@ -55,3 +55,19 @@ def test_task_sql_joins_parenthesised_chunk_queries() -> None:
     assert task_sql((7, 8), render) == (
         "(SELECT x FROM T_7 ORDER BY x LIMIT 3) UNION ALL (SELECT x FROM T_8 ORDER BY x LIMIT 3)"
     )
+
+
+def test_a_lone_scan_sends_each_task_as_one_statement() -> None:
+    from qserv_py.czar.dispatch import _task_chunks
+
+    def render(chunk: int) -> str:
+        return f"SELECT x FROM T_{chunk}"
+
+    assert _task_chunks((7, 8), render, one_statement=False) == [
+        [7, "SELECT x FROM T_7"],
+        [8, "SELECT x FROM T_8"],
+    ]
+    assert _task_chunks((7, 8), render, one_statement=True) == [
+        [7, "(SELECT x FROM T_7) UNION ALL (SELECT x FROM T_8)"]
+    ]
+    assert _task_chunks((7,), render, one_statement=True) == [[7, "SELECT x FROM T_7"]]
