@@ -53,6 +53,8 @@ SCISQL_PREDICATES = {
 
 def restrict_area(select: exp.Select, ctx: PlanContext) -> exp.Select:
     ctx.require("qualify_columns", "check_joins")
+    if AREASPEC_PREFIX not in ctx.sql.lower():
+        return select  # no call can be named so: skip walking the tree (most queries)
     kept: list[exp.Expr] = []
     found: list[exp.Anonymous] = []
     for term in conjuncts(select):

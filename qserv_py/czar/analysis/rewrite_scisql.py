@@ -33,6 +33,8 @@ class ScisqlCallError(AnalysisError):
 
 def rewrite_scisql(select: exp.Select, ctx: PlanContext) -> exp.Select:
     ctx.require("infer_area", "restrict_area", "restrict_director")
+    if not ctx.areas and "scisql_" not in ctx.sql.lower():
+        return select  # neither the user nor restrict_area wrote a sciSQL call: nothing to do
     try:
         result = rewrite_calls(select)
     except ScisqlError as exc:
