@@ -22,13 +22,10 @@ not a test: nothing asserts on time. Everything started is stopped in ``finally`
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -41,15 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from qserv_py.cluster.mariadb import MariaDBServer, create_template  # noqa: E402
+from benchmarks.demo_setup import DB, demo_and_baseline  # noqa: E402
 from qserv_py.czar.analysis.sql_text import to_sql  # noqa: E402
 from qserv_py.czar.scisql import rewrite_scisql  # noqa: E402
-from qserv_py.demo.loading import load_demo  # noqa: E402
-from tests.cluster_support import new_cluster  # noqa: E402
-from tests.oracle import Oracle, schema_from_ingest_json  # noqa: E402
-from tests.ports import free_port  # noqa: E402
 
-DB = "demo_dp02"
 CLIENT_PROCESSES = 4
 
 
@@ -162,20 +154,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="qserv-bench-queries-"))
-    cluster = new_cluster(work / "cluster", 2)
-    baseline = MariaDBServer("baseline", work / "baseline", free_port())
-    try:
-        asyncio.run(cluster.up())
-        catalog = asyncio.run(load_demo(cluster.config, args.objects, args.seed, 1, print))
-        create_template(cluster.config.mariadb_dir / "template")
-        baseline.initialise(cluster.config.mariadb_dir / "template")
-        asyncio.run(baseline.start())
-        asyncio.run(baseline.set_root_password("bench"))
-        oracle = Oracle(baseline, "bench")
-        for table in catalog.tables:
-            name, create = schema_from_ingest_json(table.description_json)
-            oracle.load_table(DB, create, name, table.data_files[0], table.description_json, work)
+    with demo_and_baseline(args.objects, args.seed, "bench") as setup:
+        cluster, baseline, oracle = setup.cluster, setup.baseline, setup.oracle
         oracle.query("ALTER TABLE Object ADD KEY (objectId), ADD KEY (coord_dec)", DB)
         oracle.query("ALTER TABLE ForcedSource ADD KEY (objectId)", DB)
         ids = [int(r[0]) for r in oracle.query("SELECT objectId FROM Object", DB)]
@@ -247,10 +227,6 @@ def main() -> None:
             connect = {"host": "127.0.0.1", "database": DB, **where}
             qps, errors, p50, p95 = concurrent_lookups(connect, ids, args.clients, args.seconds)
             print(f"{side:10} {qps:10.0f} {errors:7d} {p50:8.2f} {p95:8.2f}")
-    finally:
-        asyncio.run(cluster.down())
-        asyncio.run(baseline.stop())
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

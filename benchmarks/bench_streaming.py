@@ -29,11 +29,9 @@ import asyncio
 import hashlib
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -42,17 +40,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.demo_setup import DB, demo_and_baseline  # noqa: E402
 from qserv_py.cluster.local import LocalCluster  # noqa: E402
-from qserv_py.cluster.mariadb import MariaDBServer, create_template  # noqa: E402
 from qserv_py.demo.catalog import DemoCatalog, read_demo_catalog, write_demo_catalog  # noqa: E402
-from qserv_py.demo.loading import load_demo  # noqa: E402
 from qserv_py.ingest.description import read_database, read_table  # noqa: E402
 from qserv_py.ingest.loader import TableInput, ingest  # noqa: E402
-from tests.cluster_support import new_cluster  # noqa: E402
-from tests.oracle import Oracle, schema_from_ingest_json  # noqa: E402
-from tests.ports import free_port  # noqa: E402
 
-DB = "demo_dp02"
 LARGE_DB = "bench_large"
 COLUMNS = (
     "forcedSourceId, objectId, ccdVisitId, band, psfFlux, psfFluxErr, psfFlux_flag,"
@@ -220,26 +213,8 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/qserv-py-bench-streaming"))
     parser.add_argument("--profile", type=Path, help="also record py-spy profiles into this dir")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="qserv-bench-streaming-"))
-    cluster = new_cluster(work / "cluster", 2)
-    baseline = MariaDBServer("baseline", work / "baseline", free_port())
-    try:
-        asyncio.run(cluster.up())
-        catalog = asyncio.run(load_demo(cluster.config, args.objects, args.seed, 1, print))
-        create_template(cluster.config.mariadb_dir / "template")
-        baseline.initialise(cluster.config.mariadb_dir / "template")
-        asyncio.run(baseline.start())
-        asyncio.run(baseline.set_root_password(PASSWORD))
-        oracle = Oracle(baseline, PASSWORD)
-        for table in catalog.tables:
-            if table.name != "ForcedSource":
-                continue
-            name, create = schema_from_ingest_json(table.description_json)
-            for i, data_file in enumerate(table.data_files):
-                if i == 0:
-                    oracle.load_table(DB, create, name, data_file, table.description_json, work)
-                else:
-                    raise RuntimeError("the benchmark expects one ForcedSource data file")
+    with demo_and_baseline(args.objects, args.seed, PASSWORD, {"ForcedSource"}) as setup:
+        cluster, baseline = setup.cluster, setup.baseline
         ours = _cli(cluster.config.frontend_port, "qsmaster", "", DB, QUERY)
         theirs = _cli(baseline.port, "root", PASSWORD, DB, QUERY)
 
@@ -289,10 +264,6 @@ def main() -> None:
                 f" peak {figures['peak_mb']:.0f} MB (VmHWM),"
                 f" max sampled {figures['max_sampled_mb']:.0f} MB"
             )
-    finally:
-        asyncio.run(cluster.down())
-        asyncio.run(baseline.stop())
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
