@@ -167,10 +167,10 @@ class QueryEngine:
         return exc
 
     async def _tracked(
-        self, record: QueryRecord, rows: Any
+        self, record: QueryRecord, rows: RowBatches
     ) -> AsyncIterator[Sequence[Sequence[Any]]]:
         """The result's batches, counted; the record ends with the last one (or the error)."""
-        batches = rows.batches if isinstance(rows, RowBatches) else _one_batch(rows)
+        batches = rows.batches
         try:
             async for batch in batches:
                 record.rows += len(batch)
@@ -275,6 +275,32 @@ class QueryEngine:
         allowed = set(with_rows) if lookup.within is None else set(lookup.within)
         return sorted(found & allowed)
 
+    def _dispatch(
+        self,
+        record: QueryRecord,
+        plan: QueryPlan,
+        chunks: list[int],
+        replicas: dict[int, tuple[str, ...]],
+        *,
+        text: bool,
+    ) -> AsyncGenerator[ChunkBatch, None]:
+        """The query's chunk tasks on the workers; with no chunk to read, Qserv's dummy chunk
+        (empty tables every worker has) still gives the columns and an aggregate's one row."""
+        if not chunks:
+            chunks, replicas = [DUMMY_CHUNK], {DUMMY_CHUNK: tuple(self._channels.workers)}
+        return run_chunks(
+            self._channels,
+            record.query_id,
+            chunks,
+            plan.render,
+            replicas,
+            CHUNK_TIMEOUT,
+            text=text,
+            scan_rating=record.scan_rating,
+            on_done=record.chunks_finished,
+            alone=self._alone(record),
+        )
+
     async def _stream(
         self,
         record: QueryRecord,
@@ -282,21 +308,8 @@ class QueryEngine:
         chunks: list[int],
         replicas: dict[int, tuple[str, ...]],
     ) -> ResultSet:
-        if not chunks:  # nothing can match; the dummy chunk still gives the columns
-            chunks, replicas = [DUMMY_CHUNK], {DUMMY_CHUNK: tuple(self._channels.workers)}
         # MariaDB's text rows pass through to the client; as row tuples for prepared statements
-        batches = run_chunks(
-            self._channels,
-            record.query_id,
-            chunks,
-            plan.render,
-            replicas,
-            CHUNK_TIMEOUT,
-            text=True,
-            scan_rating=record.scan_rating,
-            on_done=record.chunks_finished,
-            alone=self._alone(record),
-        )
+        batches = self._dispatch(record, plan, chunks, replicas, text=True)
         try:
             first = await anext(batches)
         except DispatchError as exc:
@@ -313,34 +326,14 @@ class QueryEngine:
         chunks: list[int],
         replicas: dict[int, tuple[str, ...]],
     ) -> ResultSet:
-        if not chunks:
-            chunks, replicas = [DUMMY_CHUNK], {DUMMY_CHUNK: tuple(self._channels.workers)}
         table = f"r_{record.query_id}"
         try:
             async with self._czar_db.merge(RESULT_DB, table, self._collations) as merge:
-                async for batch in run_chunks(
-                    self._channels,
-                    record.query_id,
-                    chunks,
-                    plan.render,
-                    replicas,
-                    CHUNK_TIMEOUT,
-                    scan_rating=record.scan_rating,
-                    on_done=record.chunks_finished,
-                    alone=self._alone(record),
-                ):
+                async for batch in self._dispatch(record, plan, chunks, replicas, text=False):
                     await merge.insert(batch.schema, batch.rows)
                 return await merge.stream(plan.render_merge(RESULT_DB, table))
         except DispatchError as exc:
             raise _query_error(exc) from exc
-
-
-async def _one_batch(rows: Any) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    """Rows given as a plain (async) iterable, as one batch."""
-    if hasattr(rows, "__aiter__"):
-        yield [row async for row in rows]
-    else:
-        yield list(rows)
 
 
 def _bounds(lookup: DirectorLookup) -> list[tuple[str, KeyBound]]:
